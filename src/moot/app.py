@@ -1,0 +1,45 @@
+"""The composition root: settings in, adapters built and wired together.  Only this module
+constructs engines, stores and the web application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from moot.config import CONFIG_NAME, Settings, example_config, load_settings
+from moot.storage.archive import Archive
+from moot.storage.db import migrate, open_engine
+from moot.storage.store import Store
+
+
+@dataclass
+class Moot:
+    settings: Settings
+    engine: Engine
+    store: Store
+    archive: Archive
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def init_data_dir(data_dir: Path) -> Settings:
+    """Create the data folder, its commented moot.toml and the database; safe to run twice."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cfg = data_dir / CONFIG_NAME
+    if not cfg.exists():
+        cfg.write_text(example_config(), "utf-8")
+    settings = load_settings(data_dir)
+    engine = open_engine(settings.database_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    return settings
+
+
+def build(settings: Settings) -> Moot:
+    engine = open_engine(settings.database_url)
+    return Moot(settings, engine, Store(engine), Archive(engine))

@@ -1,0 +1,327 @@
+"""The ``moot`` command.  Each subcommand is a thin wrapper over the same functions the web
+application calls; ``--json`` prints one JSON document on stdout and nothing else there.
+
+Exit status: 0 on success, 1 on a user error (one line on stderr saying what to do next),
+2 on bad usage (Typer/click's own).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from moot.app import Moot, build, init_data_dir
+from moot.config import ConfigError, load_settings
+from moot.core.errors import ListExists, MootError
+from moot.storage.db import pending_migrations
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="moot: a discussion-list server with a living archive.")
+list_app = typer.Typer(no_args_is_help=True, help="Create and inspect lists.")
+app.add_typer(list_app, name="list")
+
+err = Console(stderr=True, highlight=False)
+
+DataOpt = Annotated[Path, typer.Option("--data", envvar="MOOT_DATA",
+                                       help="The data folder (moot.toml, SQLite database).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(1)
+
+
+def open_moot(data: Path) -> Moot:
+    """The data folder's moot, or a clear error if it was never initialised."""
+    try:
+        settings = load_settings(data)
+    except ConfigError as exc:
+        fail(str(exc))
+    if settings.is_sqlite and not (data / "moot.toml").exists():
+        fail(f"{data} is not a moot data folder yet: run `moot --data {data} init` first")
+    moot = build(settings)
+    try:
+        behind = pending_migrations(moot.engine)
+    except Exception as exc:  # noqa: BLE001 - the database is unreachable or not ours
+        fail(f"cannot open the database {settings.database_url}: {exc}")
+    if behind:
+        fail(f"the database schema is out of date: run `moot --data {data} init` to migrate it")
+    return moot
+
+
+def emit_json(doc: object) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+
+
+@app.callback()
+def main_options(ctx: typer.Context, data: DataOpt = Path("moot-data")) -> None:
+    ctx.obj = data
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the data folder, its configuration and the database (safe to run twice)."""
+    data: Path = ctx.obj
+    try:
+        settings = init_data_dir(data)
+    except MootError as exc:
+        fail(str(exc))
+    err.print(f"moot data folder ready: {data.resolve()} ({settings.database_url})",
+              markup=False)
+
+
+# -- lists ---------------------------------------------------------------------------------
+
+@list_app.command("create")
+def list_create(
+    ctx: typer.Context,
+    address: str,
+    policy: Annotated[str, typer.Option(help="open|members|moderated|announce")] = "members",
+    archive: Annotated[str, typer.Option(help="public|private|none")] = "public",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a list; ADDRESS is its posting address, e.g. dev@example.org."""
+    from moot.core.address import valid_list_address
+
+    if policy not in ("open", "members", "moderated", "announce"):
+        fail(f"unknown policy {policy!r}: choose open, members, moderated or announce")
+    if archive not in ("public", "private", "none"):
+        fail(f"unknown archive policy {archive!r}: choose public, private or none")
+    if not valid_list_address(address):
+        fail(f"{address!r} is not a list address: write it as name@domain")
+    moot = open_moot(ctx.obj)
+    try:
+        moot.store.create_list(address, display_name=name, posting_policy=policy,
+                               archive_policy=archive)
+    except ListExists as exc:
+        fail(str(exc))
+    row = moot.archive.get_list(address)
+    if as_json:
+        emit_json(_list_json(row))
+    else:
+        print(f"created {row.address}")
+
+
+def _list_json(row: object) -> dict[str, object]:
+    keys = ("address", "display_name", "description", "posting_policy", "archive_policy")
+    doc = {k: getattr(row, k) for k in keys}
+    for k in ("messages", "threads"):
+        if hasattr(row, k):
+            doc[k] = getattr(row, k)
+    return doc
+
+
+@list_app.command("ls")
+def list_ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """All lists."""
+    rows = open_moot(ctx.obj).archive.lists()
+    if as_json:
+        emit_json({"lists": [_list_json(r) for r in rows]})
+        return
+    for r in rows:
+        print(f"{r.address}\t{r.messages} messages\t{r.threads} threads")
+
+
+@list_app.command("show")
+def list_show(ctx: typer.Context, address: str, as_json: JsonOpt = False) -> None:
+    """One list's settings and counts."""
+    moot = open_moot(ctx.obj)
+    rows = [r for r in moot.archive.lists() if r.address == address.strip().lower()]
+    if not rows:
+        fail(f"no list {address!r}: see `moot list ls`")
+    doc = _list_json(rows[0])
+    if as_json:
+        emit_json(doc)
+    else:
+        for k, v in doc.items():
+            print(f"{k}: {v}")
+
+
+# -- import / export / thread ------------------------------------------------------------------
+
+@app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    address: str,
+    paths: Annotated[list[Path], typer.Argument(help="mbox, .gz, maildir or pipermail files")],
+    fmt: Annotated[str, typer.Option("--format",
+                                     help="auto|mbox|mboxo|mboxrd|maildir|pipermail|message")]
+    = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Add an existing archive to a list (created if it does not exist); idempotent."""
+    from moot.cli.progress import import_with_progress
+    from moot.importer.sources import FORMATS
+
+    if fmt not in FORMATS:
+        fail(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    for p in paths:
+        if not p.exists():
+            fail(f"{p}: no such file or folder")
+    moot = open_moot(ctx.obj)
+    row = moot.archive.find_list(address)
+    if row is None:
+        from moot.core.address import valid_list_address
+
+        if not valid_list_address(address):
+            fail(f"{address!r} is not a list address: write it as name@domain")
+        moot.store.create_list(address)
+        row = moot.archive.get_list(address)
+        err.print(f"created the list {row.address} (public archive)", markup=False)
+    try:
+        summary = import_with_progress(moot, row.id, paths, fmt,
+                                       show=not as_json and sys.stderr.isatty())
+    except (MootError, ValueError) as exc:
+        fail(str(exc))
+    for line in summary.refused:
+        err.print(f"refused: {line}", markup=False)
+    if as_json:
+        emit_json(summary.as_json())
+    else:
+        rate = summary.imported / summary.seconds if summary.seconds else 0
+        print(f"imported {summary.imported}, duplicates {summary.duplicates}, "
+              f"rejected {summary.rejected} in {summary.seconds:.1f} s ({rate:,.0f} messages/s)")
+    if summary.refused and not summary.imported and not summary.duplicates:
+        raise typer.Exit(1)
+
+
+@app.command()
+def thread(ctx: typer.Context, message_id: str, as_json: JsonOpt = False,
+           list_address: Annotated[str, typer.Option("--list")] = "") -> None:
+    """A thread, in display order, from any of its Message-IDs (without angle brackets)."""
+    from moot.reading import thread_rows
+
+    moot = open_moot(ctx.obj)
+    message_id = message_id.strip().strip("<>")
+    hits = moot.archive.find_message_everywhere(message_id)
+    if list_address:
+        hits = [h for h in hits if h.address == list_address.strip().lower()]
+    if not hits:
+        fail(f"no message <{message_id}> in the archive: check the Message-ID "
+             "(search with `moot search`)")
+    rows = thread_rows(moot.archive, hits[0].thread_id, with_body=False)
+    root = rows[0].message_id if rows else message_id
+    msgs = [{"message_id": r.message_id, "parent": r.parent, "depth": r.depth,
+             "subject": r.message.subject if r.message else None,
+             "from": _from(r.message) if r.message else None,
+             "date": r.message.date_utc.isoformat() + "Z"
+             if r.message and r.message.date_utc else None,
+             "placeholder": r.message is None}
+            for r in rows]
+    if as_json:
+        emit_json({"root": root, "list": hits[0].address, "messages": msgs})
+        return
+    for m in msgs:
+        who = m["from"] or "(not in the archive)"
+        print(f"{'  ' * m['depth']}{m['subject'] or '[missing message]'}  — {who}  "
+              f"<{m['message_id']}>")
+
+
+def _from(m: object) -> str:
+    name, addr = getattr(m, "from_name", ""), getattr(m, "from_addr", "")
+    return f"{name} <{addr}>" if name and addr else name or addr
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    address: str,
+    thread_id: Annotated[str, typer.Option("--thread", help="A Message-ID in the thread.")] = "",
+    output: Annotated[Path | None, typer.Option("-o", help="File to write (default stdout).")]
+    = None,
+) -> None:
+    """Write a list (or one thread) as mboxrd, each message's bytes exactly as received."""
+    from moot.reading import export_mbox, find_thread
+
+    moot = open_moot(ctx.obj)
+    try:
+        row = moot.archive.get_list(address)
+        tid = find_thread(moot.archive, row.id, thread_id.strip().strip("<>")) \
+            if thread_id else None
+    except MootError as exc:
+        fail(str(exc))
+    out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        for chunk in export_mbox(moot.archive, row.id, thread_id=tid):
+            out.write(chunk)
+    finally:
+        if output:
+            out.close()
+        else:
+            out.flush()
+
+
+# -- serve / demo ------------------------------------------------------------------------------
+
+def _host_port(value: str, what: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        fail(f"{what} must be HOST:PORT, e.g. 127.0.0.1:8000 (got {value!r})")
+    return host.strip("[]"), int(port)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    http: Annotated[str, typer.Option(help="HOST:PORT for the web archive.")] = "",
+) -> None:
+    """Serve the web archive (default 127.0.0.1:8000)."""
+    moot = open_moot(ctx.obj)
+    _serve(moot, http or moot.settings.http)
+
+
+def _serve(moot: Moot, http: str) -> None:
+    import uvicorn
+
+    from moot.web.app import create_app
+
+    host, port = _host_port(http, "--http")
+    err.print(f"moot is serving the archive at http://{host}:{port}/", markup=False)
+    uvicorn.run(create_app(moot), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    http: Annotated[str, typer.Option(help="HOST:PORT for the web archive.")] = "127.0.0.1:8000",
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Set up, do not serve.")] = False,
+) -> None:
+    """Set up a data folder with a sample list and archive, then serve it."""
+    from moot.importer.run import import_paths
+
+    data: Path = ctx.obj
+    init_data_dir(data)
+    moot = open_moot(data)
+    address = "demo@moot.example"
+    row = moot.archive.find_list(address)
+    if row is None:
+        moot.store.create_list(address, display_name="moot demo",
+                               description="A sample discussion, written for moot's demo.")
+        row = moot.archive.get_list(address)
+    with resources.as_file(resources.files("moot.demo") / "sample.mbox") as sample:
+        summary = import_paths(moot.store, row.id, [sample])
+    err.print(f"demo list {address}: {summary.imported} new messages", markup=False)
+    host, port = _host_port(http, "--http")
+    print(f"http://{host}:{port}/l/{address}/", flush=True)
+    if not no_serve:
+        _serve(moot, http)
+
+
+def main() -> None:
+    try:
+        app(prog_name="moot")
+    except MootError as exc:  # a domain error nobody caught: still one clear line
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""A Rich progress bar for imports: messages, megabytes and messages per second."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from moot.app import Moot
+from moot.importer.run import ImportSummary, import_paths
+
+
+def import_with_progress(moot: Moot, list_id: int, paths: list[Path], fmt: str,
+                         *, show: bool) -> ImportSummary:
+    if not show:
+        return import_paths(moot.store, list_id, paths, fmt)
+    total = sum(_size(p) for p in paths)
+    started = time.perf_counter()
+    columns = (
+        TextColumn("[bold]importing"),
+        BarColumn(),
+        TextColumn("{task.fields[messages]:>9,} messages"),
+        TextColumn("{task.fields[mb]:>8.1f} MB"),
+        TextColumn("{task.fields[rate]:>7,.0f} msg/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("import", total=total or 1, messages=0, mb=0.0, rate=0.0)
+
+        def progress(summary: ImportSummary, read: int) -> None:
+            done = summary.imported + summary.duplicates + summary.rejected
+            elapsed = max(time.perf_counter() - started, 1e-6)
+            bar.update(task, completed=read, messages=done, mb=summary.bytes / 1e6,
+                       rate=done / elapsed)
+
+        return import_paths(moot.store, list_id, paths, fmt, progress)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size

@@ -1,0 +1,92 @@
+"""Settings: one typed object built at start-up from ``moot.toml`` plus ``MOOT_*`` variables.
+
+Nothing is read at import time.  Every key, its default and its meaning is in
+:data:`DOCUMENTED` (the commented example file ``moot init`` writes is generated from it, and a
+test fails when a setting lacks documentation).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from moot.core.errors import MootError
+
+CONFIG_NAME = "moot.toml"
+
+
+class ConfigError(MootError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    base_url: str = "http://127.0.0.1:8000"
+    http: str = "127.0.0.1:8000"
+    lmtp: str = "127.0.0.1:8024"
+    relay: str = "127.0.0.1:25"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+DOCUMENTED: dict[str, str] = {
+    "database_url": "Where the archive lives. Default: SQLite in the data folder. "
+                    "A postgresql://user@host/db URL switches to PostgreSQL.",
+    "base_url": "The address readers use to reach the web archive; used in links, feeds "
+                "and Archived-At headers.",
+    "http": "HOST:PORT the web server listens on (moot serve --http overrides it).",
+    "lmtp": "HOST:PORT the LMTP server listens on, for the mail server to hand mail to.",
+    "relay": "HOST:PORT of the SMTP server outbound mail is handed to.",
+}
+
+_ENV = {"database_url": "MOOT_DATABASE_URL", "base_url": "MOOT_BASE_URL", "relay": "MOOT_RELAY"}
+
+
+def default_database_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'moot.sqlite3').resolve()}"
+
+
+def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read ``DATA/moot.toml`` (if present) and let the environment override it."""
+    env = os.environ if env is None else env
+    values: dict[str, str] = {}
+    path = data_dir / CONFIG_NAME
+    if path.exists():
+        try:
+            parsed = tomllib.loads(path.read_text("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}); fix or remove it") from exc
+        known = {f.name for f in fields(Settings)} - {"data_dir"}
+        for key, value in parsed.items():
+            if key not in known:
+                raise ConfigError(f"{path}: unknown setting {key!r}; "
+                                  f"known ones are {', '.join(sorted(known))}")
+            if not isinstance(value, str):
+                raise ConfigError(f"{path}: {key} must be a string in quotes")
+            values[key] = value
+    for key, var in _ENV.items():
+        if env.get(var):
+            values[key] = env[var]
+    values.setdefault("database_url", default_database_url(data_dir))
+    return Settings(data_dir=data_dir, **values)
+
+
+def example_config() -> str:
+    """The commented ``moot.toml`` that ``moot init`` writes: every key, commented out."""
+    lines = ["# moot configuration. Every key is optional; the values shown are the defaults.",
+             "# Environment variables MOOT_DATABASE_URL, MOOT_BASE_URL and MOOT_RELAY override",
+             "# this file.", ""]
+    defaults = {f.name: f.default for f in fields(Settings)}
+    defaults["database_url"] = "sqlite:///<this folder>/moot.sqlite3"
+    for key, doc in DOCUMENTED.items():
+        lines.append(f"# {doc}")
+        lines.append(f'# {key} = "{defaults[key]}"')
+        lines.append("")
+    return "\n".join(lines)

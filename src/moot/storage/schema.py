@@ -1,0 +1,136 @@
+"""The tables, as SQLAlchemy Core metadata.  Alembic migrations create them; a test checks that
+the migrated schema and this file agree.  The map of what each table holds is in
+docs/internals.md.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+mailing_lists = Table(
+    "mailing_lists",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("address", String(320), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("posting_policy", String(20), nullable=False, default="members"),
+    Column("archive_policy", String(20), nullable=False, default="public"),
+    Column("created_at", DateTime, nullable=False),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("subject", Text, nullable=False, default=""),
+    Column("subject_key", String(200), nullable=False, default=""),
+    Column("root_message_id", String(1000), nullable=False, default=""),
+    Column("started_at", DateTime, nullable=True),
+    Column("last_at", DateTime, nullable=True),
+    Column("message_count", Integer, nullable=False, default=0),
+    Index(None, "list_id", "last_at"),
+    Index(None, "list_id", "subject_key"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("sha256", LargeBinary(32), nullable=False),
+    Column("message_id", String(1000), nullable=False),
+    Column("message_id_generated", Boolean, nullable=False, default=False),
+    Column("thread_id", Integer, ForeignKey("threads.id"), nullable=False),
+    Column("from_name", String(300), nullable=False, default=""),
+    Column("from_addr", String(320), nullable=False, default=""),
+    Column("date_utc", DateTime, nullable=True),
+    Column("date_raw", String(200), nullable=False, default=""),
+    # The date the archive sorts by: Date when readable, else the mbox envelope's, else arrival.
+    Column("sort_date", DateTime, nullable=False),
+    Column("subject", Text, nullable=False, default=""),
+    Column("in_reply_to", String(1000), nullable=True),
+    Column("references", Text, nullable=False, default=""),
+    Column("size", Integer, nullable=False),
+    Column("body_text", Text, nullable=False, default=""),
+    Column("has_html", Boolean, nullable=False, default=False),
+    Column("attachment_count", Integer, nullable=False, default=0),
+    Column("problems", Text, nullable=False, default=""),
+    Column("mbox_from", String(1000), nullable=True),
+    Column("received_at", DateTime, nullable=False),
+    UniqueConstraint("list_id", "sha256"),
+    Index(None, "list_id", "message_id"),
+    Index(None, "list_id", "sort_date"),
+    Index(None, "thread_id", "sort_date"),
+)
+
+# The raw bytes, exactly as received, kept apart so that scans of ``messages`` stay small.
+raw_messages = Table(
+    "raw_messages",
+    metadata,
+    Column("message_pk", Integer, ForeignKey("messages.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("codec", String(10), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("message_pk", Integer, ForeignKey("messages.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("filename", String(500), nullable=False, default=""),
+    Column("content_type", String(200), nullable=False, default=""),
+    Column("size", Integer, nullable=False),
+)
+
+# Every Message-ID a list has seen, as a message or only as a reference, and its thread.
+# This is what lets a reply that arrives before its parent find the thread later.
+thread_ids = Table(
+    "thread_ids",
+    metadata,
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("message_id", String(1000), primary_key=True),
+    Column("thread_id", Integer, ForeignKey("threads.id"), nullable=False),
+    Index(None, "thread_id"),
+)
+
+# What could not be archived as a message at all (not mail), kept raw with the reason.
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("sha256", LargeBinary(32), nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("reason", Text, nullable=False),
+    Column("codec", String(10), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    UniqueConstraint("list_id", "sha256"),
+)

@@ -1,0 +1,54 @@
+"""The REST API (JSON), mounted at /api/v1; its OpenAPI document is /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from moot import __version__
+from moot.app import Moot
+from moot.reading import thread_rows
+
+
+def create_api(moot: Moot) -> FastAPI:
+    api = FastAPI(title="moot API", version=__version__, openapi_url="/openapi.json",
+                  docs_url=None, redoc_url=None)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def json_error(_request: Any, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    def public_list(address: str) -> Any:
+        row = moot.archive.find_list(address)
+        if row is None or row.archive_policy != "public":
+            raise HTTPException(404, f"no public list {address}")
+        return row
+
+    @api.get("/lists")
+    def lists() -> dict[str, Any]:
+        """The lists whose archives are public, with their counts."""
+        return {"lists": [
+            {"address": r.address, "display_name": r.display_name,
+             "description": r.description, "messages": r.messages, "threads": r.threads}
+            for r in moot.archive.lists() if r.archive_policy == "public"]}
+
+    @api.get("/lists/{address}/threads/{message_id:path}")
+    def thread(address: str, message_id: str) -> dict[str, Any]:
+        """A thread in display order, as `moot thread --json` prints it."""
+        lst = public_list(address)
+        found = moot.archive.messages_by_id(lst.id, message_id)
+        if not found:
+            raise HTTPException(404, f"no message <{message_id}> in {address}")
+        rows = thread_rows(moot.archive, found[0].thread_id, with_body=False)
+        return {"root": rows[0].message_id, "list": lst.address, "messages": [
+            {"message_id": r.message_id, "parent": r.parent, "depth": r.depth,
+             "subject": r.message.subject if r.message else None,
+             "from": r.message.from_name if r.message else None,
+             "date": r.message.date_utc.isoformat() + "Z"
+             if r.message and r.message.date_utc else None,
+             "placeholder": r.message is None} for r in rows]}
+
+    return api

@@ -1,0 +1,76 @@
+"""The web application factory.  No module globals: everything hangs off ``app.state``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from moot import __version__
+from moot.app import Moot
+from moot.core.address import obfuscate
+from moot.web import api, archive
+
+HERE = Path(__file__).parent
+
+SECURITY_HEADERS = {
+    # Pages carry no scripts at all; mail can never bring its own.
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(moot: Moot) -> FastAPI:
+    app = FastAPI(title="moot", version=__version__, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["who"] = _who
+    templates.env.globals["base_url"] = moot.settings.base_url.rstrip("/")
+    app.state.moot = moot
+    app.state.templates = templates
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            from fastapi.responses import JSONResponse
+
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return templates.TemplateResponse(request, "error.html",
+                                          {"status": exc.status_code, "detail": exc.detail},
+                                          status_code=exc.status_code)
+
+    @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        try:
+            with moot.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001
+            return PlainTextResponse("database unavailable", status_code=503)
+        return PlainTextResponse("ok")
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.mount("/api/v1", api.create_api(moot))
+    app.include_router(archive.router)
+    return app
+
+
+def _who(m: object) -> str:
+    """How a sender is shown on public pages: the name, else the address obfuscated."""
+    name = getattr(m, "from_name", "") or ""
+    addr = getattr(m, "from_addr", "") or ""
+    return name or (obfuscate(addr) if addr else "(unknown sender)")

@@ -1,0 +1,43 @@
+"""Helpers for tests: small messages and mbox files of our own making."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def make_message(
+    message_id: str | None = "a@example.org",
+    *,
+    subject: str = "Hello",
+    sender: str = "Ada Quill <ada@example.org>",
+    date: str = "Mon, 02 Mar 2026 09:14:00 +0000",
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+    body: str = "Hello, world.\n",
+    extra: str = "",
+) -> bytes:
+    """A small well-formed message (LF line ends) with the given headers."""
+    lines = [f"From: {sender}", "To: list@example.org", f"Subject: {subject}", f"Date: {date}"]
+    if message_id is not None:
+        lines.append(f"Message-ID: <{message_id}>")
+    if in_reply_to:
+        lines.append(f"In-Reply-To: <{in_reply_to}>")
+    if references:
+        lines.append("References: " + " ".join(f"<{r}>" for r in references))
+    lines.append("MIME-Version: 1.0")
+    lines.append("Content-Type: text/plain; charset=utf-8")
+    if extra:
+        lines.append(extra.rstrip("\n"))
+    return ("\n".join(lines) + "\n\n" + body).encode("utf-8")
+
+
+def write_mbox(path: Path, messages: list[bytes]) -> Path:
+    """Write messages as mboxrd."""
+    from datetime import datetime
+
+    from moot.core.mbox import mboxrd_entry
+
+    with open(path, "wb") as f:
+        for raw in messages:
+            f.write(mboxrd_entry(None, "sender@example.org", datetime(2026, 3, 2), raw))
+    return path
