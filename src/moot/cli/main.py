@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import click
 import typer
 from rich.console import Console
 
@@ -26,7 +27,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 list_app = typer.Typer(no_args_is_help=True, help="Create and inspect lists.")
 app.add_typer(list_app, name="list")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataOpt = Annotated[Path, typer.Option("--data", envvar="MOOT_DATA",
                                        help="The data folder (moot.toml, SQLite database).")]
@@ -47,10 +48,12 @@ def open_moot(data: Path) -> Moot:
     if settings.is_sqlite and not (data / "moot.toml").exists():
         fail(f"{data} is not a moot data folder yet: run `moot --data {data} init` first")
     moot = build(settings)
+    click.get_current_context().call_on_close(moot.close)
     try:
         behind = pending_migrations(moot.engine)
     except Exception as exc:  # noqa: BLE001 - the database is unreachable or not ours
-        fail(f"cannot open the database {settings.database_url}: {exc}")
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        fail(f"cannot open the database {settings.database_url}: {reason}")
     if behind:
         fail(f"the database schema is out of date: run `moot --data {data} init` to migrate it")
     return moot

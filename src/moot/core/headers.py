@@ -17,8 +17,11 @@ def header_block(raw: bytes) -> bytes:
     >>> header_block(b"A: 1\\r\\nB: 2\\r\\n\\r\\nbody")
     b'A: 1\\r\\nB: 2'
     """
-    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
-    return raw[: min(ends)].rstrip(b"\r") if ends else raw
+    end = raw.find(b"\n\n")
+    crlf = raw.find(b"\n\r\n", 0, len(raw) if end < 0 else end)
+    if crlf >= 0:
+        end = crlf
+    return raw[:end].rstrip(b"\r") if end >= 0 else raw
 
 
 def pick_headers(raw: bytes, names: tuple[bytes, ...] = WANTED) -> dict[str, str]:

@@ -195,6 +195,11 @@ def build_tree(items: Sequence[ThreadItem]) -> list[Placed]:
                 child.parent = up
                 up.children.append(child)
             n.children = []
+    # A root placeholder judged before its empty children were dropped may be left with one.
+    for n in list(nodes.values()):
+        if n.item is None and n.parent is None and len(n.children) == 1:
+            n.children[0].parent = None
+            n.children = []
 
     roots = [n for n in nodes.values() if n.parent is None and (n.item or n.children)]
 

@@ -19,7 +19,8 @@ from moot.core.parse import parse_many
 from moot.importer.sources import RawItem, Reader, refuse_reason
 from moot.storage.store import Incoming, Store, sha256
 
-BATCH = 1000
+BATCH = 1000  # messages, or
+BATCH_BYTES = 8 << 20  # bytes of raw mail: at most ~6 batches are in flight at once
 
 
 @dataclass
@@ -58,11 +59,13 @@ def import_paths(store: Store, list_id: int, paths: Iterable[Path], fmt: str = "
         done = 0
         for reader in readers:
             batch: list[RawItem] = []
+            size = 0
             for item in reader:
                 batch.append(item)
-                if len(batch) >= BATCH:
+                size += len(item.raw)
+                if len(batch) >= BATCH or size >= BATCH_BYTES:
                     raw_batches.put((reader, batch, done + reader.bytes_read))
-                    batch = []
+                    batch, size = [], 0
             done += reader.size
             raw_batches.put((reader, batch, done))
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import zstandard
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from moot.core.errors import ListExists
@@ -134,20 +134,19 @@ class Store:
         received = now_utc()
         with self.engine.begin() as conn:
             thread_of = self._assign_threads(conn, list_id, fresh, received)
-            rows = [_message_row(list_id, item, thread_of[n], received)
-                    for n, item in enumerate(fresh)]
-            keys = list(conn.execute(
-                insert(s.messages).returning(s.messages.c.id, sort_by_parameter_order=True),
-                rows).scalars())
-            conn.execute(insert(s.raw_messages), [
-                {"message_pk": k, "codec": "zstd", "data": data}
+            # _assign_threads has written, so this transaction holds the write lock (SQLite)
+            # or draws from the sequence (PostgreSQL): the keys cannot collide.
+            keys = _reserve_ids(conn, s.messages, len(fresh))
+            rows = [_message_row(k, list_id, item, thread_of[n], received)
+                    for n, (k, item) in enumerate(zip(keys, fresh, strict=True))]
+            _bulk_insert(conn, s.messages, _MESSAGE_COLUMNS, rows)
+            _bulk_insert(conn, s.raw_messages, ("message_pk", "codec", "data"), [
+                (k, "zstd", data)
                 for k, data in zip(keys, self._compress([i.raw for i in fresh]), strict=True)])
-            att_rows = [
-                {"message_pk": k, "position": a.position, "filename": a.filename,
-                 "content_type": a.content_type, "size": a.size}
-                for k, item in zip(keys, fresh, strict=True) for a in item.parsed.attachments]
-            if att_rows:
-                conn.execute(insert(s.attachments), att_rows)
+            _bulk_insert(
+                conn, s.attachments, ("message_pk", "position", "filename", "content_type", "size"),
+                [(k, a.position, a.filename, a.content_type, a.size)
+                 for k, item in zip(keys, fresh, strict=True) for a in item.parsed.attachments])
         result.stored = keys
         return result
 
@@ -229,11 +228,9 @@ class Store:
             return real.get(t, t)
 
         # Record every Message-ID not seen before.
-        new_rows = [{"list_id": list_id, "message_id": mid,
-                     "thread_id": final(group_thread[group_of[mid]])}
-                    for mid in all_ids if mid not in known]
-        if new_rows:
-            conn.execute(insert(s.thread_ids), new_rows)
+        _bulk_insert(conn, s.thread_ids, ("list_id", "message_id", "thread_id"),
+                     [(list_id, mid, final(group_thread[group_of[mid]]))
+                      for mid in all_ids if mid not in known])
         changed = [st for st in states.values() if not st.new and st.id not in merged_away]
         if changed:
             conn.execute(
@@ -285,6 +282,32 @@ class Store:
         return int(row.id) if row else None
 
 
+def _bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...],
+                 rows: list[tuple[object, ...]]) -> None:
+    """INSERT many rows straight through the driver's executemany.
+
+    SQLAlchemy's generic per-row parameter handling costs more than SQLite's insert itself, so
+    an import's bulk rows skip it: the statement is still compiled by SQLAlchemy for the
+    connection's dialect, and each column's own type adapter is still applied.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    # The column types' own adapters (e.g. SQLite's datetime format), applied column-wise.
+    procs = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+    if any(procs):
+        rows = [tuple(v if f is None or v is None else f(v) for f, v in zip(procs, r,
+                                                                           strict=True))
+                for r in rows]
+    if compiled.positional:
+        order = [columns.index(name) for name in compiled.positiontup or ()]
+        params: list = [tuple(r[i] for i in order) for r in rows]
+    else:
+        params = [dict(zip(columns, r, strict=True)) for r in rows]
+    conn.exec_driver_sql(str(compiled), params)
+
+
 def _lookup_thread_ids(conn: Connection, list_id: int, ids: Iterable[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for chunk in _chunks(list(ids)):
@@ -299,18 +322,30 @@ def _sort_date(item: Incoming, received: datetime) -> datetime:
     return item.parsed.date_utc or item.envelope_date or received
 
 
-def _message_row(list_id: int, item: Incoming, thread_id: int, received: datetime) -> dict:
+_MESSAGE_COLUMNS = (
+    "id", "list_id", "sha256", "message_id", "message_id_generated", "thread_id", "from_name",
+    "from_addr", "date_utc", "date_raw", "sort_date", "subject", "in_reply_to", "references",
+    "size", "body_text", "has_html", "attachment_count", "problems", "mbox_from", "received_at",
+)
+
+
+def _message_row(key: int, list_id: int, item: Incoming, thread_id: int,
+                 received: datetime) -> tuple[object, ...]:
     p = item.parsed
-    return {
-        "list_id": list_id, "sha256": item.digest, "message_id": p.message_id,
-        "message_id_generated": p.message_id_generated, "thread_id": thread_id,
-        "from_name": p.from_name, "from_addr": p.from_addr, "date_utc": p.date_utc,
-        "date_raw": p.date_raw, "sort_date": _sort_date(item, received), "subject": p.subject,
-        "in_reply_to": p.in_reply_to, "references": " ".join(p.references), "size": p.size,
-        "body_text": p.body_text, "has_html": p.has_html,
-        "attachment_count": len(p.attachments), "problems": "\n".join(p.problems),
-        "mbox_from": item.mbox_from, "received_at": received,
-    }
+    return (key, list_id, item.digest, p.message_id, p.message_id_generated, thread_id,
+            p.from_name, p.from_addr, p.date_utc, p.date_raw, _sort_date(item, received),
+            p.subject, p.in_reply_to, " ".join(p.references), p.size, p.body_text, p.has_html,
+            len(p.attachments), "\n".join(p.problems), item.mbox_from, received)
+
+
+def _reserve_ids(conn: Connection, table: Table, n: int) -> list[int]:
+    """``n`` fresh primary keys for ``table``."""
+    if conn.dialect.name == "postgresql":
+        seq = f"{table.name}_id_seq"
+        return [int(i) for i in conn.execute(
+            select(func.nextval(seq)).select_from(func.generate_series(1, n))).scalars()]
+    top = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(int(top) + 1, int(top) + 1 + n))
 
 
 def _chunks(values: list, size: int = _CHUNK) -> Iterable[list]:

@@ -115,7 +115,7 @@ def month_mbox(request: Request, address: str, year: int, month: int) -> Streami
 
 def _mbox_response(chunks: Iterator[bytes], filename: str) -> StreamingResponse:
     return StreamingResponse(chunks, media_type="application/mbox", headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}"})
 
 
 @router.get("/l/{address}/m/{msgid:path}/raw")
@@ -142,7 +142,7 @@ def attachment(request: Request, address: str, msgid: str, position: int,
     ctype = ctype.lower() if ctype.lower() in _SAFE_TYPES else "application/octet-stream"
     if ctype == "text/plain":
         ctype = "text/plain; charset=utf-8"
-    safe_name = quote(name or filename or f"attachment-{position}")
+    safe_name = quote(name or filename or f"attachment-{position}", safe="")
     return Response(data, media_type=ctype, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{safe_name}",
         "Content-Security-Policy": "default-src 'none'; sandbox"})

@@ -9,23 +9,37 @@ import re
 
 from markupsafe import Markup, escape
 
+from moot.core.address import obfuscate
+
 _URL = re.compile(r"\bhttps?://[^\s<>\"'()\[\]]+[^\s<>\"'()\[\].,;:!?]")
 _FOLD_AT = 4  # quoted runs longer than this are folded
+
+
+_EMAIL = re.compile(r"\b([\w.+\-=]+)@([\w\-]+(?:\.[\w\-]+)+)\b")
+
+
+def _plain(text: str) -> Markup:
+    """Escaped text with email addresses obfuscated (harvesters read archives).
+
+    >>> str(_plain("Signed-off-by: Ada <ada@example.org>"))
+    'Signed-off-by: Ada &lt;ada@e...&gt;'
+    """
+    return escape(_EMAIL.sub(lambda m: obfuscate(m.group(0)), text))
 
 
 def linkify(text: str) -> Markup:
     """Escape text and turn http(s) URLs into links.
 
     >>> str(linkify("see <https://example.org/a?b=1&c=2>."))
-    '&lt;<a href="https://example.org/a?b=1&amp;c=2" rel="nofollow noopener">https://example.org/a?b=1&amp;c=2</a>&gt;.'
+    'see &lt;<a href="https://example.org/a?b=1&amp;c=2" rel="nofollow noopener">https://example.org/a?b=1&amp;c=2</a>&gt;.'
     """
     out, pos = [], 0
     for m in _URL.finditer(text):
-        out.append(escape(text[pos : m.start()]))
+        out.append(_plain(text[pos : m.start()]))
         url = escape(m.group(0))
         out.append(Markup('<a href="{0}" rel="nofollow noopener">{0}</a>').format(url))
         pos = m.end()
-    out.append(escape(text[pos:]))
+    out.append(_plain(text[pos:]))
     return Markup("").join(out)
 
 
