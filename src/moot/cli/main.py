@@ -13,7 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import click
 import typer
 from rich.console import Console
 
@@ -39,6 +38,9 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+_opened: list[Moot] = []  # closed when the command ends (see main_options)
+
+
 def open_moot(data: Path) -> Moot:
     """The data folder's moot, or a clear error if it was never initialised."""
     try:
@@ -48,7 +50,7 @@ def open_moot(data: Path) -> Moot:
     if settings.is_sqlite and not (data / "moot.toml").exists():
         fail(f"{data} is not a moot data folder yet: run `moot --data {data} init` first")
     moot = build(settings)
-    click.get_current_context().call_on_close(moot.close)
+    _opened.append(moot)
     try:
         behind = pending_migrations(moot.engine)
     except Exception as exc:  # noqa: BLE001 - the database is unreachable or not ours
@@ -66,6 +68,12 @@ def emit_json(doc: object) -> None:
 @app.callback()
 def main_options(ctx: typer.Context, data: DataOpt = Path("moot-data")) -> None:
     ctx.obj = data
+    ctx.call_on_close(_close_opened)
+
+
+def _close_opened() -> None:
+    while _opened:
+        _opened.pop().close()
 
 
 @app.command()

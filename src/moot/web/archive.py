@@ -19,7 +19,7 @@ from moot.core.errors import ListNotFound
 from moot.core.htmlmail import sanitize_html
 from moot.core.parse import attachment_content, html_body
 from moot.reading import ThreadRow, export_mbox, thread_rows
-from moot.web.render import render_body
+from moot.web.render import obfuscate_addresses, render_body
 
 router = APIRouter()
 
@@ -164,7 +164,7 @@ def message_page(request: Request, address: str, msgid: str) -> HTMLResponse:
         html = None
         if m.has_html:
             markup = html_body(archive.raw(m.id))
-            html = sanitize_html(markup) if markup else None
+            html = obfuscate_addresses(sanitize_html(markup)) if markup else None
         shown.append({"m": m, "body": render_body(m.body_text), "html": html,
                       "attachments": archive.attachments(m.id) if m.attachment_count else []})
     return _render(request, "message.html", lst=lst, msgid=msgid, shown=shown,

@@ -27,6 +27,15 @@ def _plain(text: str) -> Markup:
     return escape(_EMAIL.sub(lambda m: obfuscate(m.group(0)), text))
 
 
+def obfuscate_addresses(markup: str) -> str:
+    """Email addresses in sanitised HTML obfuscated, in text and in links alike.
+
+    >>> obfuscate_addresses('<a href="mailto:ada@example.org">ada@example.org</a>')
+    '<a href="mailto:ada@e...">ada@e...</a>'
+    """
+    return _EMAIL.sub(lambda m: obfuscate(m.group(0)), markup)
+
+
 def linkify(text: str) -> Markup:
     """Escape text and turn http(s) URLs into links.
 
