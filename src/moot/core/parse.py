@@ -203,7 +203,7 @@ def _from_fast(raw: bytes, m: fmp.PyLazyMail, pipermail: bool) -> ParsedMessage:
         from_name, from_addr = _split_address(from_value)
     if "content-type" not in h:
         # Not MIME: the body's charset is unknown (pipermail, old mail).  Decode it ourselves.
-        body = decode_body_bytes(raw[_body_offset(raw) :])
+        body = decode_body_bytes(raw[_body_offset(raw) :]).replace("\r\n", "\n")
         has_html = False
     else:
         body = clean_text("\n".join(t.replace("\r\n", "\n") for t in m.text_plain))

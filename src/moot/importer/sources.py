@@ -107,8 +107,9 @@ class Reader:
         if self.format == "maildir":
             yield from self._maildir()
         elif self.format == "message":
-            raw = self.path.read_bytes()
-            self.bytes_read = len(raw)
+            with _open(self.path) as f:  # a .gz message is read as detect_format saw it
+                raw = f.read()
+            self.bytes_read = self.size
             yield RawItem(raw, str(self.path))
         else:
             yield from self._mbox(unescape=self.format != "pipermail",
@@ -169,8 +170,9 @@ def split_mbox(f: BinaryIO, *, pipermail: bool = False) -> Iterator[bytes]:
             eol = buf.find(b"\n", i + 1)
             if eol < 0 or not _HEADER_AT.match(buf, eol + 1):
                 continue
-            if not (buf[i - 1 : i] == b"\n" or buf[i - 2 : i] == b"\n\r") and not (
-                    pipermail and _ENVELOPE_LINE.match(buf, i + 1, eol)):
+            if pipermail and not _ENVELOPE_LINE.match(buf, i + 1, eol):
+                continue  # pipermail leaves body "From " lines unescaped: need a dated envelope
+            if not (buf[i - 1 : i] == b"\n" or buf[i - 2 : i] == b"\n\r") and not pipermail:
                 continue
             yield buf[start : i + 1]
             start = i + 1
