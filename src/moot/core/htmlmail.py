@@ -47,6 +47,7 @@ def html_to_text(markup: str) -> str:
     'Hello\\xa0world\\nagain\\nand'
     """
     marked = _BLOCK_END.sub("\n", markup)
-    text = html.unescape(nh3.clean(marked, tags=set(), strip_comments=True))
+    text = html.unescape(nh3.clean(marked, tags=set(), strip_comments=True,
+                                   clean_content_tags={"script", "style", "title"}))
     text = _BLANK_RUN.sub("\n\n", text)
     return text.strip()

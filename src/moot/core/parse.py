@@ -14,10 +14,13 @@ anything.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
 import email.header
 import email.policy
 import email.utils
+import quopri
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -151,6 +154,23 @@ def unmunge_pipermail(value: str) -> str:
     return _PIPERMAIL_AT.sub(r"\1@\2", value)
 
 
+def _undo_transfer_encoding(payload: bytes, cte: str) -> bytes:
+    """Decode a quoted-printable or base64 body that came without a Content-Type.
+
+    >>> _undo_transfer_encoding(b"caf=C3=A9", "Quoted-Printable")
+    b'caf\\xc3\\xa9'
+    """
+    cte = cte.strip().lower()
+    try:
+        if cte == "quoted-printable":
+            return quopri.decodestring(payload)
+        if cte == "base64":
+            return base64.b64decode(payload, validate=False)
+    except (ValueError, binascii.Error):
+        pass
+    return payload
+
+
 def _split_address(value: str) -> tuple[str, str]:
     name, addr = email.utils.parseaddr(value)
     if not addr and "@" in value:
@@ -203,7 +223,9 @@ def _from_fast(raw: bytes, m: fmp.PyLazyMail, pipermail: bool) -> ParsedMessage:
         from_name, from_addr = _split_address(from_value)
     if "content-type" not in h:
         # Not MIME: the body's charset is unknown (pipermail, old mail).  Decode it ourselves.
-        body = decode_body_bytes(raw[_body_offset(raw) :]).replace("\r\n", "\n")
+        payload = _undo_transfer_encoding(raw[_body_offset(raw) :],
+                                          h.get("content-transfer-encoding", ""))
+        body = decode_body_bytes(payload).replace("\r\n", "\n")
         has_html = False
     else:
         body = clean_text("\n".join(t.replace("\r\n", "\n") for t in m.text_plain))

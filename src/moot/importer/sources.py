@@ -60,7 +60,7 @@ def detect_format(path: Path) -> str:
             return "maildir"
         raise UnknownFormat(f"{path}: a folder that is not a maildir (no cur/ or new/ inside)")
     with _open(path) as f:
-        head = f.read(4096)
+        head = f.read(4096).lstrip(b"\r\n")
     if _PIPERMAIL_NAME.match(path.name) or _PIPERMAIL_FROM.match(head):
         return "pipermail"
     if head.startswith(b"From "):
@@ -156,8 +156,11 @@ def split_mbox(f: BinaryIO, *, pipermail: bool = False) -> Iterator[bytes]:
     """
     buf = b""
     search = 1
+    first = True
     while True:
         chunk = f.read(_READ)
+        if first:  # blank lines before the first envelope belong to no message
+            chunk, first = chunk.lstrip(b"\r\n"), False
         eof = not chunk
         buf = buf + chunk if buf else chunk
         limit = len(buf) if eof else len(buf) - 2048  # room to look at the next line
