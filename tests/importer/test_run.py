@@ -14,7 +14,7 @@ from moot.app import Moot
 from moot.core.mbox import mboxrd_entry
 from moot.importer.run import ImportSummary, import_paths
 from moot.storage import schema as s
-from moot.storage.archive import decode_raw
+from moot.storage.codec import decode as decode_raw
 from tests.helpers import make_message, write_mbox
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06" + bytes(64)

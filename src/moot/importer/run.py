@@ -7,20 +7,25 @@ message the parsers struggle with is stored with its problems noted.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from moot.core.errors import NotMail
-from moot.core.parse import parse_many
+from moot.core.message import ParsedMessage
+from moot.importer import worker
 from moot.importer.sources import RawItem, Reader, refuse_reason
 from moot.storage.store import Incoming, Store, sha256
 
 BATCH = 1000  # messages, or
 BATCH_BYTES = 8 << 20  # bytes of raw mail: at most ~6 batches are in flight at once
+POOL_THRESHOLD = 16 << 20  # input bytes from which parsing moves to a second process
 
 
 @dataclass
@@ -44,9 +49,10 @@ def import_paths(store: Store, list_id: int, paths: Iterable[Path], fmt: str = "
                  progress: Progress | None = None) -> ImportSummary:
     """Import every message under ``paths`` into a list; idempotent.
 
-    Three stages overlap on the machine's cores: a reader thread decompresses and splits the
-    archive, this thread parses (fast-mail-parser works outside the GIL), and a writer thread
-    stores (SQLite and zstd release the GIL too).  Bounded queues keep memory flat.
+    Stages overlap on the machine's cores: a reader thread decompresses and splits the archive;
+    this thread drops what is already stored and hands the rest to the parser (a separate
+    process for large archives, see :mod:`moot.importer.worker`); a writer thread stores.
+    Bounded queues keep memory flat.
     """
     summary = ImportSummary()
     started = time.perf_counter()
@@ -71,13 +77,18 @@ def import_paths(store: Store, list_id: int, paths: Iterable[Path], fmt: str = "
 
     def write() -> None:
         while (job := to_store.get()) is not _DONE:
-            incoming, read_bytes = job  # type: ignore[misc]
-            result = store.add_messages(list_id, incoming)
-            summary.imported += len(result.stored)
-            summary.duplicates += result.duplicates
+            items, future, read_bytes = job  # type: ignore[misc]
+            if items:
+                parsed, blobs = future.result()
+                incoming = [Incoming(i.raw, p, d, i.mbox_from, i.envelope_date, blob)
+                            for (i, d), p, blob in zip(items, parsed, blobs, strict=True)]
+                result = store.add_messages(list_id, incoming)
+                summary.imported += len(result.stored)
+                summary.duplicates += result.duplicates
             if progress:
                 progress(summary, read_bytes)
 
+    pool = _parser_pool() if total_size >= POOL_THRESHOLD else None
     reader_thread = _Stage(read, raw_batches)
     writer_thread = _Stage(write, None)
     reader_thread.start()
@@ -85,14 +96,23 @@ def import_paths(store: Store, list_id: int, paths: Iterable[Path], fmt: str = "
     try:
         while (job := raw_batches.get()) is not _DONE:
             reader, batch, read_bytes = job  # type: ignore[misc]
-            incoming = _prepare(store, list_id, batch, reader, summary)
-            if writer_thread.error:
+            fresh = _fresh(store, list_id, batch, reader, summary)
+            raws = [i.raw for i, _ in fresh]
+            pipermail = reader.format == "pipermail"
+            future: Future[tuple[list[ParsedMessage], list[bytes]]]
+            if pool is not None and fresh:
+                future = pool.submit(worker.prepare, raws, pipermail)
+            else:
+                future = Future()
+                future.set_result(worker.prepare(raws, pipermail) if fresh else ([], []))
+            if not _put(to_store, (fresh, future, read_bytes), writer_thread):
                 break
-            to_store.put((incoming, read_bytes))
     finally:
-        to_store.put(_DONE)
+        _put(to_store, _DONE, writer_thread)
         writer_thread.join()
         reader_thread.stop()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     for stage in (reader_thread, writer_thread):
         if stage.error:
             raise stage.error
@@ -100,6 +120,24 @@ def import_paths(store: Store, list_id: int, paths: Iterable[Path], fmt: str = "
         progress(summary, total_size)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _put(q: queue.Queue[object], job: object, consumer: threading.Thread) -> bool:
+    """Queue a job unless the consumer has died (then its error is raised by the caller)."""
+    while consumer.is_alive():
+        try:
+            q.put(job, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _parser_pool() -> ProcessPoolExecutor | None:
+    if (os.cpu_count() or 1) < 2:
+        return None
+    # spawn, not fork: this process already runs threads.
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 _DONE = object()
@@ -134,9 +172,9 @@ class _Stage(threading.Thread):
         self.join()
 
 
-def _prepare(store: Store, list_id: int, batch: list[RawItem], reader: Reader,
-             summary: ImportSummary) -> list[Incoming]:
-    pipermail = reader.format == "pipermail"
+def _fresh(store: Store, list_id: int, batch: list[RawItem], reader: Reader,
+           summary: ImportSummary) -> list[tuple[RawItem, bytes]]:
+    """The batch's items that are mail and not yet stored, with their digests."""
     good: list[RawItem] = []
     for item in batch:
         reason = refuse_reason(item)
@@ -153,8 +191,4 @@ def _prepare(store: Store, list_id: int, batch: list[RawItem], reader: Reader,
     fresh = [(i, d) for i, d in zip(good, digests, strict=True) if d not in known]
     summary.duplicates += len(good) - len(fresh)
     summary.bytes += sum(len(i.raw) for i in batch)
-    if not fresh:
-        return []
-    parsed = parse_many([i.raw for i, _ in fresh], pipermail=pipermail)
-    return [Incoming(i.raw, p, d, i.mbox_from, i.envelope_date)
-            for (i, d), p in zip(fresh, parsed, strict=True)]
+    return fresh

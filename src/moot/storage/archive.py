@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import zstandard
 from sqlalchemy import Engine, Row, and_, func, select
 
 from moot.core.errors import ListNotFound
+from moot.storage import codec
 from moot.storage import schema as s
 
 _LIST_MESSAGE_COLUMNS = (
@@ -32,12 +32,6 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
     start = datetime(year, month, 1)
     end = datetime(year + month // 12, month % 12 + 1, 1)
     return start, end
-
-
-def decode_raw(codec: str, data: bytes) -> bytes:
-    if codec == "zstd":
-        return zstandard.ZstdDecompressor().decompress(data)
-    return data
 
 
 class Archive:
@@ -154,7 +148,7 @@ class Archive:
         with self.engine.connect() as conn:
             row = conn.execute(select(s.raw_messages.c.codec, s.raw_messages.c.data)
                                .where(s.raw_messages.c.message_pk == message_pk)).one()
-        return decode_raw(row.codec, row.data)
+        return codec.decode(row.codec, row.data)
 
     def month_neighbours(self, list_id: int, sort_date: datetime,
                          pk: int) -> tuple[Row[Any] | None, Row[Any] | None]:
@@ -186,7 +180,6 @@ class Archive:
             start, end = month_bounds(*month)
             conds += [m.sort_date >= start, m.sort_date < end]
         last: tuple[datetime, int] | None = None
-        dec = zstandard.ZstdDecompressor()
         while True:
             q = (select(m.id, m.mbox_from, m.from_addr, m.sort_date, s.raw_messages.c.codec,
                         s.raw_messages.c.data)
@@ -200,6 +193,5 @@ class Archive:
             if not rows:
                 return
             for row in rows:
-                data = dec.decompress(row.data) if row.codec == "zstd" else row.data
-                yield row, data
+                yield row, codec.decode(row.codec, row.data)
             last = (rows[-1].sort_date, rows[-1].id)

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import zstandard
 from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
@@ -27,6 +26,7 @@ from moot.core.errors import ListExists
 from moot.core.message import ParsedMessage, base_subject, is_reply_subject
 from moot.core.threads import connect
 from moot.storage import schema as s
+from moot.storage.codec import CODEC, compress_many
 
 _SUBJECT_WINDOW = timedelta(days=60)
 _CHUNK = 500  # rows per IN (...) lookup, well under every database's parameter limit
@@ -49,6 +49,7 @@ class Incoming:
     digest: bytes
     mbox_from: str | None = None
     envelope_date: datetime | None = None
+    compressed: bytes | None = None  # zstd of ``raw``, when the caller has made it already
 
 
 @dataclass
@@ -80,7 +81,6 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._zstd = zstandard.ZstdCompressor(level=3)
 
     # -- lists -------------------------------------------------------------------------------
 
@@ -97,13 +97,6 @@ class Store:
                  "description": description, "posting_policy": posting_policy,
                  "archive_policy": archive_policy, "created_at": now_utc()},
             ).scalar_one())
-
-    def _compress(self, raws: list[bytes]) -> list[bytes]:
-        if len(raws) < 16:
-            return [self._zstd.compress(r) for r in raws]
-        # zstd compresses the batch on every core, outside the GIL.
-        out = self._zstd.multi_compress_to_buffer(raws, threads=-1)
-        return [out[i].tobytes() for i in range(len(raws))]
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -141,8 +134,8 @@ class Store:
                     for n, (k, item) in enumerate(zip(keys, fresh, strict=True))]
             _bulk_insert(conn, s.messages, _MESSAGE_COLUMNS, rows)
             _bulk_insert(conn, s.raw_messages, ("message_pk", "codec", "data"), [
-                (k, "zstd", data)
-                for k, data in zip(keys, self._compress([i.raw for i in fresh]), strict=True)])
+                (k, CODEC, data)
+                for k, data in zip(keys, _compressed(fresh), strict=True)])
             _bulk_insert(
                 conn, s.attachments, ("message_pk", "position", "filename", "content_type", "size"),
                 [(k, a.position, a.filename, a.content_type, a.size)
@@ -159,7 +152,7 @@ class Store:
                 return False
             conn.execute(insert(s.rejects), {
                 "list_id": list_id, "sha256": digest, "source": source, "reason": reason,
-                "codec": "zstd", "data": self._zstd.compress(raw), "received_at": now_utc()})
+                "codec": CODEC, "data": compress_many([raw])[0], "received_at": now_utc()})
         return True
 
     # -- threading ---------------------------------------------------------------------------
@@ -282,6 +275,12 @@ class Store:
         return int(row.id) if row else None
 
 
+def _compressed(items: Sequence[Incoming]) -> list[bytes]:
+    missing = [i.raw for i in items if i.compressed is None]
+    made = iter(compress_many(missing) if missing else [])
+    return [i.compressed if i.compressed is not None else next(made) for i in items]
+
+
 def _bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...],
                  rows: list[tuple[object, ...]]) -> None:
     """INSERT many rows straight through the driver's executemany.
@@ -295,14 +294,21 @@ def _bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...],
     dialect = conn.dialect
     compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
     # The column types' own adapters (e.g. SQLite's datetime format), applied column-wise.
-    procs = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
-    if any(procs):
-        rows = [tuple(v if f is None or v is None else f(v) for f, v in zip(procs, r,
-                                                                           strict=True))
-                for r in rows]
+    procs = [(n, f) for n, name in enumerate(columns)
+             if (f := table.c[name].type._cached_bind_processor(dialect)) is not None]
+    if procs:
+        converted = []
+        for r in rows:
+            row = list(r)
+            for n, f in procs:
+                if row[n] is not None:
+                    row[n] = f(row[n])
+            converted.append(tuple(row))
+        rows = converted  # type: ignore[assignment]
     if compiled.positional:
         order = [columns.index(name) for name in compiled.positiontup or ()]
-        params: list = [tuple(r[i] for i in order) for r in rows]
+        params: list = rows if order == list(range(len(columns))) else [
+            tuple(r[i] for i in order) for r in rows]
     else:
         params = [dict(zip(columns, r, strict=True)) for r in rows]
     conn.exec_driver_sql(str(compiled), params)

@@ -1,0 +1,18 @@
+"""The parse stage of an import, run in a separate process for large archives.
+
+Why a process: after fast-mail-parser's Rust parse, turning its result into archive fields is
+Python work that holds the GIL, and so is storing.  On two cores a second process takes the
+parsing off the storing thread's back.  This module imports only what parsing needs, so the
+process starts quickly; it receives raw bytes and returns fields plus the zstd-compressed
+bytes the store keeps (smaller to send back than the raw bytes).
+"""
+
+from __future__ import annotations
+
+from moot.core.message import ParsedMessage
+from moot.core.parse import parse_many
+from moot.storage.codec import compress_many
+
+
+def prepare(raws: list[bytes], pipermail: bool) -> tuple[list[ParsedMessage], list[bytes]]:
+    return parse_many(raws, pipermail=pipermail), compress_many(raws)
