@@ -62,18 +62,25 @@ def import_paths(store: Store, list_id: int, paths: Iterable[Path], fmt: str = "
     total_size = sum(r.size for r in readers)
 
     def read() -> None:
+        # A batch may span files (a year of pipermail months is hundreds of small files),
+        # but never formats: pipermail is parsed differently.
         done = 0
+        batch: list[RawItem] = []
+        size = 0
+        fmt_of_batch = ""
         for reader in readers:
-            batch: list[RawItem] = []
-            size = 0
+            if batch and reader.format != fmt_of_batch:
+                raw_batches.put((fmt_of_batch, batch, done))
+                batch, size = [], 0
+            fmt_of_batch = reader.format
             for item in reader:
                 batch.append(item)
                 size += len(item.raw)
                 if len(batch) >= BATCH or size >= BATCH_BYTES:
-                    raw_batches.put((reader, batch, done + reader.bytes_read))
+                    raw_batches.put((fmt_of_batch, batch, done + reader.bytes_read))
                     batch, size = [], 0
             done += reader.size
-            raw_batches.put((reader, batch, done))
+        raw_batches.put((fmt_of_batch, batch, done))
 
     def write() -> None:
         while (job := to_store.get()) is not _DONE:
@@ -95,10 +102,10 @@ def import_paths(store: Store, list_id: int, paths: Iterable[Path], fmt: str = "
     writer_thread.start()
     try:
         while (job := raw_batches.get()) is not _DONE:
-            reader, batch, read_bytes = job  # type: ignore[misc]
-            fresh = _fresh(store, list_id, batch, reader, summary)
+            batch_format, batch, read_bytes = job  # type: ignore[misc]
+            fresh = _fresh(store, list_id, batch, summary)
             raws = [i.raw for i, _ in fresh]
-            pipermail = reader.format == "pipermail"
+            pipermail = batch_format == "pipermail"
             future: Future[tuple[list[ParsedMessage], list[bytes]]]
             if pool is not None and fresh:
                 future = pool.submit(worker.prepare, raws, pipermail)
@@ -172,7 +179,7 @@ class _Stage(threading.Thread):
         self.join()
 
 
-def _fresh(store: Store, list_id: int, batch: list[RawItem], reader: Reader,
+def _fresh(store: Store, list_id: int, batch: list[RawItem],
            summary: ImportSummary) -> list[tuple[RawItem, bytes]]:
     """The batch's items that are mail and not yet stored, with their digests."""
     good: list[RawItem] = []
@@ -183,7 +190,7 @@ def _fresh(store: Store, list_id: int, batch: list[RawItem], reader: Reader,
             continue
         if store.add_reject(list_id, item.raw, item.source, reason):
             summary.rejected += 1
-        if reader.format == "message":
+        if item.whole_file:
             summary.refused.append(str(NotMail(item.source, reason)))
     # Drop what the archive already holds before paying for a parse: re-imports stay cheap.
     digests = [sha256(i.raw) for i in good]

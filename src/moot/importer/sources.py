@@ -47,6 +47,7 @@ class RawItem:
     source: str
     mbox_from: str | None = None
     envelope_date: datetime | None = None
+    whole_file: bool = False  # the item is a whole file (format "message")
 
 
 class UnknownFormat(ValueError):
@@ -81,15 +82,19 @@ def envelope_date(from_line: str) -> datetime | None:
     datetime.datetime(1997, 4, 1, 10, 0)
     >>> envelope_date("From -") is None
     True
+    >>> envelope_date("From mboxrd@z Thu Jan  1 00:00:00 1970") is None
+    True
     """
     m = _ENVELOPE_DATE.search(from_line)
     if not m or m.group(1) not in _MONTHS:
         return None
     try:
-        return datetime(int(m.group(6)), _MONTHS[m.group(1)], int(m.group(2)),
+        when = datetime(int(m.group(6)), _MONTHS[m.group(1)], int(m.group(2)),
                         int(m.group(3)), int(m.group(4)), min(int(m.group(5)), 59))
     except ValueError:
         return None
+    # public-inbox writes the Unix epoch into every envelope: a placeholder, not a date.
+    return None if when == datetime(1970, 1, 1) else when
 
 
 class Reader:
@@ -110,7 +115,7 @@ class Reader:
             with _open(self.path) as f:  # a .gz message is read as detect_format saw it
                 raw = f.read()
             self.bytes_read = self.size
-            yield RawItem(raw, str(self.path))
+            yield RawItem(raw, str(self.path), whole_file=True)
         else:
             yield from self._mbox(unescape=self.format != "pipermail",
                                   rd=self.format != "mboxo")
@@ -190,18 +195,20 @@ def split_mbox(f: BinaryIO, *, pipermail: bool = False) -> Iterator[bytes]:
 
 def _mbox_item(chunk: bytes, source: str, *, unescape: bool, rd: bool) -> RawItem:
     mbox_from = None
+    start, end = 0, len(chunk)
     if chunk.startswith(b"From "):
         eol = chunk.find(b"\n")
-        line, chunk = (chunk, b"") if eol < 0 else (chunk[:eol], chunk[eol + 1 :])
-        mbox_from = line.rstrip(b"\r").decode("latin-1")
+        start = end if eol < 0 else eol + 1
+        mbox_from = chunk[: start].rstrip(b"\r\n").decode("latin-1")
     # The writer's blank line that separates messages is not part of the message.
     if chunk.endswith(b"\r\n\r\n"):
-        chunk = chunk[:-2]
+        end -= 2
     elif chunk.endswith(b"\n\n"):
-        chunk = chunk[:-1]
-    if unescape and b">From " in chunk:
-        chunk = _MBOXRD_ESCAPE.sub(rb"\1", chunk) if rd else chunk.replace(b"\n>From ", b"\nFrom ")
-    return RawItem(chunk, source, mbox_from, envelope_date(mbox_from) if mbox_from else None)
+        end -= 1
+    raw = chunk[start:max(start, end)]  # one copy
+    if unescape and b">From " in raw:
+        raw = _MBOXRD_ESCAPE.sub(rb"\1", raw) if rd else raw.replace(b"\n>From ", b"\nFrom ")
+    return RawItem(raw, source, mbox_from, envelope_date(mbox_from) if mbox_from else None)
 
 
 def refuse_reason(item: RawItem) -> str | None:
