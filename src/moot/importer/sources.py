@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import gzip
 import os
+import queue
 import re
+import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +28,7 @@ from moot.core.parse import not_mail_reason
 
 FORMATS = ("auto", "mbox", "mboxo", "mboxrd", "maildir", "pipermail", "message")
 
-_HEADER_AT = re.compile(rb"[A-Za-z][A-Za-z0-9_.\-]*[ \t]*:")
+_CANDIDATE = re.compile(rb"\nFrom [^\n]*\n(?=[A-Za-z][A-Za-z0-9_.\-]*[ \t]*:)")
 _MBOXRD_ESCAPE = re.compile(rb"(?m)^>(>*From )")
 _PIPERMAIL_NAME = re.compile(r"^\d{4}-[A-Za-z]+\.txt(\.gz)?$")
 _PIPERMAIL_FROM = re.compile(rb"^From \S+ at \S+ ")
@@ -46,8 +49,12 @@ class RawItem:
     raw: bytes
     source: str
     mbox_from: str | None = None
-    envelope_date: datetime | None = None
     whole_file: bool = False  # the item is a whole file (format "message")
+
+    @property
+    def envelope_date(self) -> datetime | None:
+        """The mbox envelope's date (read only when a message has no usable Date)."""
+        return envelope_date(self.mbox_from) if self.mbox_from else None
 
 
 class UnknownFormat(ValueError):
@@ -133,14 +140,79 @@ class Reader:
                     yield RawItem(raw, str(p))
 
     def _mbox(self, *, unescape: bool, rd: bool) -> Iterator[RawItem]:
-        with _open(self.path) as f:
-            raw_file = getattr(f, "fileobj", f)
+        stream: _Gunzip | BinaryIO = (_Gunzip(self.path) if self.path.suffix == ".gz"
+                                      else open(self.path, "rb"))  # noqa: SIM115
+        try:
             n = 0
-            for chunk in split_mbox(f, pipermail=self.format == "pipermail"):
-                self.bytes_read = raw_file.tell()
+            for chunk in split_mbox(stream, pipermail=self.format == "pipermail"):
+                self.bytes_read = stream.tell()
                 n += 1
                 yield _mbox_item(chunk, f"{self.path}#{n}", unescape=unescape, rd=rd)
             self.bytes_read = self.size
+        finally:
+            stream.close()
+
+
+class _Gunzip:
+    """Read a .gz file, decompressing ahead in a thread while the caller splits.
+
+    The gzip module inflates in 8 KiB steps, taking the GIL at each; here one zlib call
+    inflates a whole MiB outside it.  zlib checks each member's CRC itself, and a file of
+    several gzip members (``cat a.gz b.gz``) reads as one stream.  ``tell()`` is the
+    position in the compressed file, for progress bars.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._f = open(path, "rb")  # noqa: SIM115
+        self._q: queue.Queue[tuple[bytes, int] | BaseException] = queue.Queue(maxsize=4)
+        self._pos = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="moot-gunzip")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            d = zlib.decompressobj(wbits=31)
+            while not self._stop.is_set():
+                data = self._f.read(1 << 20)
+                if not data:
+                    break
+                while data:
+                    out = d.decompress(data)
+                    if out:
+                        self._q.put((out, self._f.tell()))
+                    data = b""
+                    if d.eof:  # another member may follow
+                        data = d.unused_data
+                        d = zlib.decompressobj(wbits=31)
+            if not d.eof and not self._stop.is_set():
+                tail = d.flush()
+                if tail:
+                    self._q.put((tail, self._f.tell()))
+            self._q.put((b"", self._f.tell()))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the reading thread
+            self._q.put(exc)
+
+    def read(self, _size: int = -1) -> bytes:
+        item = self._q.get()
+        if isinstance(item, BaseException):
+            raise item
+        chunk, self._pos = item
+        if not chunk:
+            self._q.put(item)  # stay at end of file
+        return chunk
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._q.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        self._f.close()
 
 
 def _size(path: Path) -> int:
@@ -170,17 +242,15 @@ def split_mbox(f: BinaryIO, *, pipermail: bool = False) -> Iterator[bytes]:
         buf = buf + chunk if buf else chunk
         limit = len(buf) if eof else len(buf) - 2048  # room to look at the next line
         start = 0
-        while True:
-            i = buf.find(b"\nFrom ", search)
-            if i < 0 or i >= limit:
+        # Candidates: a "From " line followed by a header line (found by one C-level scan).
+        for m in _CANDIDATE.finditer(buf, search):
+            i = m.start()
+            if i >= limit:
                 break
-            search = i + 1
-            eol = buf.find(b"\n", i + 1)
-            if eol < 0 or not _HEADER_AT.match(buf, eol + 1):
-                continue
-            if pipermail and not _ENVELOPE_LINE.match(buf, i + 1, eol):
-                continue  # pipermail leaves body "From " lines unescaped: need a dated envelope
-            if not (buf[i - 1 : i] == b"\n" or buf[i - 2 : i] == b"\n\r") and not pipermail:
+            if pipermail:
+                if not _ENVELOPE_LINE.match(buf, i + 1, m.end() - 1):
+                    continue  # pipermail leaves body "From " lines unescaped: need a date
+            elif not (buf[i - 1 : i] == b"\n" or buf[i - 2 : i] == b"\n\r"):
                 continue
             yield buf[start : i + 1]
             start = i + 1
@@ -208,7 +278,7 @@ def _mbox_item(chunk: bytes, source: str, *, unescape: bool, rd: bool) -> RawIte
     raw = chunk[start:max(start, end)]  # one copy
     if unescape and b">From " in raw:
         raw = _MBOXRD_ESCAPE.sub(rb"\1", raw) if rd else raw.replace(b"\n>From ", b"\nFrom ")
-    return RawItem(raw, source, mbox_from, envelope_date(mbox_from) if mbox_from else None)
+    return RawItem(raw, source, mbox_from)
 
 
 def refuse_reason(item: RawItem) -> str | None:
