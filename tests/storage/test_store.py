@@ -178,3 +178,9 @@ def test_month_listing_and_neighbours(moot: Moot, lid: int, tmp_path: Path) -> N
     before, after = moot.archive.month_neighbours(lid, m2.sort_date, m2.id)
     assert before.message_id == "m1@x"
     assert after is None  # a1 is in April
+
+
+def test_schema_head_constant_matches_alembic() -> None:
+    from moot.storage.db import SCHEMA_HEAD, alembic_head
+
+    assert alembic_head() == SCHEMA_HEAD
