@@ -118,6 +118,7 @@ thread_ids = Table(
     Column("message_id", String(1000), primary_key=True),
     Column("thread_id", Integer, ForeignKey("threads.id"), nullable=False),
     Index(None, "thread_id"),
+    sqlite_with_rowid=False,  # the key is the row: one B-tree, not two
 )
 
 # What could not be archived as a message at all (not mail), kept raw with the reason.

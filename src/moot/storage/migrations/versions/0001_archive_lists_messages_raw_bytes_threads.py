@@ -94,7 +94,8 @@ def upgrade() -> None:
     sa.Column('thread_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['list_id'], ['mailing_lists.id'], name=op.f('fk_thread_ids_list_id_mailing_lists'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['thread_id'], ['threads.id'], name=op.f('fk_thread_ids_thread_id_threads')),
-    sa.PrimaryKeyConstraint('list_id', 'message_id', name=op.f('pk_thread_ids'))
+    sa.PrimaryKeyConstraint('list_id', 'message_id', name=op.f('pk_thread_ids')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('thread_ids', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_thread_ids_thread_id'), ['thread_id'], unique=False)
