@@ -19,23 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from common import REPO, child_env, moot_cmd
+
 DATASETS = {
     "alsa": ("alsa-devel@alsa-project.org", lambda d: [d / "alsa-devel-25k.mbox.gz"]),
     "rdevel": ("r-devel@r-project.org",
                lambda d: sorted((d / "r-devel-pipermail").glob("*.txt.gz"))),
 }
 
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("MOOT_DATABASE_URL", None)  # the data folder's own SQLite database
-    env.pop("MOOT_DATA", None)
-    return env
-
-
-def moot_cmd(data: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "moot.cli.main", "--data", str(data), *args]
 
 
 def timed(cmd: list[str]) -> tuple[float, int, dict]:

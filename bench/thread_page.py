@@ -20,6 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from common import REPO, child_env, moot_cmd
 from sqlalchemy import select
 
 from moot.app import build
@@ -27,19 +28,8 @@ from moot.config import load_settings
 from moot.storage import schema as s
 from moot.web.archive import msgid_url
 
-REPO = Path(__file__).resolve().parents[1]
 ADDRESS = "alsa-devel@alsa-project.org"
 
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("MOOT_DATABASE_URL", None)  # the data folder's own SQLite database
-    env.pop("MOOT_DATA", None)
-    return env
-
-
-def moot_cmd(data: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "moot.cli.main", "--data", str(data), *args]
 
 
 def import_alsa(data: Path, shared: Path) -> None:

@@ -1,0 +1,20 @@
+"""What the benchmark scripts share: how to run ``moot`` in a child process."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("MOOT_DATABASE_URL", None)  # the data folder's own SQLite database
+    env.pop("MOOT_DATA", None)
+    return env
+
+
+def moot_cmd(data: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "moot.cli.main", "--data", str(data), *args]
