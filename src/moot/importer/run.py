@@ -38,6 +38,13 @@ class ImportSummary:
     bytes: int = 0
     refused: list[str] = field(default_factory=list)  # "PATH: reason", for whole files
 
+    def add(self, other: ImportSummary) -> None:
+        self.imported += other.imported
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+        self.bytes += other.bytes
+        self.refused.extend(other.refused)
+
     def as_json(self) -> dict[str, object]:
         return {"imported": self.imported, "duplicates": self.duplicates,
                 "rejected": self.rejected, "seconds": round(self.seconds, 3)}
@@ -74,6 +81,8 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
     raw_batches: queue.Queue[object] = queue.Queue(maxsize=2)
     to_store: queue.Queue[object] = queue.Queue(maxsize=2)
     total_size = sum(r.size for r in readers)
+    stopping = threading.Event()  # set when the import ends early: the reader stops reading
+    counting = threading.Lock()  # the summary's counts are added to from two threads
 
     def read() -> None:
         # A batch may span files (a year of pipermail months is hundreds of small files),
@@ -83,6 +92,8 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
         size = 0
         fmt_of_batch = ""
         for reader in readers:
+            if stopping.is_set():
+                return
             if batch and reader.format != fmt_of_batch:
                 raw_batches.put((fmt_of_batch, batch, done))
                 batch, size = [], 0
@@ -93,6 +104,8 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
                 if len(batch) >= BATCH or size >= BATCH_BYTES:
                     raw_batches.put((fmt_of_batch, batch, done + reader.bytes_read))
                     batch, size = [], 0
+                    if stopping.is_set():
+                        return
             done += reader.size
         raw_batches.put((fmt_of_batch, batch, done))
 
@@ -105,8 +118,9 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
                                      i.envelope_date if p.date_utc is None else None, blob)
                             for (i, d), p, blob in zip(items, parsed, blobs, strict=True)]
                 result = store.add_messages(list_id, incoming)
-                summary.imported += len(result.stored)
-                summary.duplicates += result.duplicates
+                with counting:
+                    summary.imported += len(result.stored)
+                    summary.duplicates += result.duplicates
             if progress:
                 progress(summary, read_bytes)
 
@@ -118,7 +132,10 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
     try:
         while (job := raw_batches.get()) is not _DONE:
             batch_format, batch, read_bytes = job  # type: ignore[misc]
-            fresh = _fresh(store, list_id, batch, summary)
+            part = ImportSummary()
+            fresh = _fresh(store, list_id, batch, part)
+            with counting:
+                summary.add(part)
             raws = [i.raw for i, _ in fresh]
             pipermail = batch_format == "pipermail"
             future: Future[tuple[list[ParsedMessage], list[bytes]]]
@@ -130,6 +147,7 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
             if not _put(to_store, (fresh, future, read_bytes), writer_thread):
                 break
     finally:
+        stopping.set()
         _put(to_store, _DONE, writer_thread)
         writer_thread.join()
         reader_thread.stop()
@@ -172,7 +190,6 @@ class _Stage(threading.Thread):
         super().__init__(daemon=True)
         self._work, self._out = work, out
         self.error: BaseException | None = None
-        self._stopped = False
 
     def run(self) -> None:
         try:
