@@ -4,14 +4,19 @@ constructs engines, stores and the web application."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from moot.config import CONFIG_NAME, Settings, example_config, load_settings
-from moot.storage.archive import Archive
+from moot.storage.archive import Archive, IndexFeed
 from moot.storage.db import migrate, open_engine
 from moot.storage.store import Store
+
+if TYPE_CHECKING:
+    from moot.search.service import Search
 
 
 @dataclass
@@ -20,6 +25,14 @@ class Moot:
     engine: Engine
     store: Store
     archive: Archive
+
+    @cached_property
+    def search(self) -> Search:
+        """The search index (opened on first use: most commands never search)."""
+        from moot.search.service import Search
+        from moot.search.tantivy_index import TantivyIndex
+
+        return Search(TantivyIndex(self.settings.data_dir / "index"), IndexFeed(self.engine))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -192,6 +192,7 @@ def import_cmd(
                                        show=not as_json and sys.stderr.isatty())
     except (MootError, ValueError) as exc:
         fail(str(exc))
+    _index(moot, show=not as_json and sys.stderr.isatty())
     for line in summary.refused:
         err.print(f"refused: {line}", markup=False)
     if as_json:
@@ -202,6 +203,69 @@ def import_cmd(
               f"rejected {summary.rejected} in {summary.seconds:.1f} s ({rate:,.0f} messages/s)")
     if summary.refused and not summary.imported and not summary.duplicates:
         raise typer.Exit(1)
+
+
+def _index(moot: Moot, *, show: bool, rebuild: bool = False) -> int:
+    """Bring the search index up to date with the archive (with a progress bar on a terminal)."""
+    from moot.cli.progress import index_with_progress
+
+    return index_with_progress(moot, show=show, rebuild=rebuild)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: str,
+    list_address: Annotated[str, typer.Option("--list", help="Only this list.")] = "",
+    limit: Annotated[int, typer.Option(help="Hits to show (1-100).")] = 20,
+    offset: Annotated[int, typer.Option(help="Hits to skip (for the next page).")] = 0,
+    newest: Annotated[bool, typer.Option("--newest", help="Newest first, not best first.")]
+    = False,
+    threads: Annotated[bool, typer.Option("--threads", help="One hit per thread.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the archive: words, "phrases", prefix*, -word, OR, from:, subject:, list:,
+    after:YYYY-MM-DD, before:YYYY-MM-DD."""
+    from moot.core.query import QueryError
+
+    moot = open_moot(ctx.obj)
+    list_ids = None
+    if list_address:
+        row = moot.archive.find_list(list_address)
+        if row is None:
+            fail(f"no list {list_address!r}: see `moot list ls`")
+        list_ids = [row.id]
+    _index(moot, show=False)
+    try:
+        results = moot.search.search(query, list_ids=list_ids, limit=limit, offset=offset,
+                                     newest_first=newest, by_thread=threads,
+                                     list_address_ids=lambda a: _list_id(moot, a))
+    except QueryError as exc:
+        fail(f"cannot read the query: {exc}")
+    if as_json:
+        emit_json(results.as_json())
+        return
+    print(f"{results.total} messages match")
+    for h in results.hits:
+        when = h.date.strftime("%Y-%m-%d") if h.date else "          "
+        print(f"{when}  {h.subject}  — {h.sender}\n            <{h.message_id}>  {h.list}\n"
+              f"            {h.snippet}")
+
+
+def _list_id(moot: Moot, address: str) -> int | None:
+    row = moot.archive.find_list(address)
+    return int(row.id) if row is not None else None
+
+
+@app.command()
+def reindex(ctx: typer.Context, address: Annotated[str, typer.Argument()] = "") -> None:
+    """Rebuild the search index (of every list; ADDR is accepted for the contract's form and
+    checked, but the index is rebuilt whole)."""
+    moot = open_moot(ctx.obj)
+    if address and moot.archive.find_list(address) is None:
+        fail(f"no list {address!r}: see `moot list ls`")
+    n = _index(moot, show=sys.stderr.isatty(), rebuild=True)
+    print(f"indexed {n} messages")
 
 
 @app.command()
@@ -286,6 +350,11 @@ def serve(
 ) -> None:
     """Serve the web archive (default 127.0.0.1:8000)."""
     moot = open_moot(ctx.obj)
+    try:  # repair a gap an interrupted import may have left in the search index
+        _index(moot, show=sys.stderr.isatty())
+    except Exception as exc:  # noqa: BLE001 - e.g. an import holds the index: it will finish it
+        err.print(f"warning: the search index was not brought up to date ({exc}); "
+                  "run `moot reindex` when no import is running", markup=False)
     _serve(moot, http or moot.settings.http)
 
 
@@ -319,6 +388,7 @@ def demo(
         row = moot.archive.get_list(address)
     with resources.as_file(resources.files("moot.demo") / "sample.mbox") as sample:
         summary = import_paths(moot.store, row.id, [sample])
+    _index(moot, show=False)
     err.print(f"demo list {address}: {summary.imported} new messages", markup=False)
     host, port = _host_port(http, "--http")
     print(f"http://{host}:{port}/l/{address}/", flush=True)

@@ -42,3 +42,19 @@ def _size(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size
+
+
+def index_with_progress(moot: Moot, *, show: bool, rebuild: bool = False) -> int:
+    """Index what the search index lacks (or everything, for ``rebuild``)."""
+    run = moot.search.rebuild if rebuild else moot.search.catch_up
+    if not show:
+        return run()
+    columns = (TextColumn("[bold]indexing"), BarColumn(),
+               TextColumn("{task.completed:>9,} / {task.total:,} messages"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("index", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run(progress)

@@ -195,3 +195,48 @@ class Archive:
             for row in rows:
                 yield row, codec.decode(row.codec, row.data)
             last = (rows[-1].sort_date, rows[-1].id)
+
+
+def _index_columns() -> tuple:
+    m = s.messages.c
+    return (m.id, m.list_id, m.thread_id, m.sort_date, m.subject, m.from_name, m.from_addr,
+            m.body_text)
+
+
+class IndexFeed:
+    """Messages in key order, a page at a time, for building the search index."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def after(self, pk: int, limit: int = 2000,
+              list_id: int | None = None) -> list[Row[Any]]:
+        q = (select(*_index_columns()).where(s.messages.c.id > pk)
+             .order_by(s.messages.c.id).limit(limit))
+        if list_id is not None:
+            q = q.where(s.messages.c.list_id == list_id)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q))
+
+    def newest_pk(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(s.messages.c.id), 0)))
+                       .scalar_one())
+
+    def count(self, list_id: int | None = None) -> int:
+        q = select(func.count()).select_from(s.messages)
+        if list_id is not None:
+            q = q.where(s.messages.c.list_id == list_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def hits(self, pks: list[int]) -> dict[int, Row[Any]]:
+        """The rows a results page shows, by key."""
+        if not pks:
+            return {}
+        m = s.messages.c
+        q = (select(m.id, m.message_id, m.thread_id, m.subject, m.from_name, m.from_addr,
+                    m.date_utc, m.sort_date, m.body_text, s.mailing_lists.c.address)
+             .join(s.mailing_lists, s.mailing_lists.c.id == m.list_id).where(m.id.in_(pks)))
+        with self.engine.connect() as conn:
+            return {r.id: r for r in conn.execute(q)}

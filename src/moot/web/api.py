@@ -51,4 +51,29 @@ def create_api(moot: Moot) -> FastAPI:
              if r.message and r.message.date_utc else None,
              "placeholder": r.message is None} for r in rows]}
 
+    @api.get("/search")
+    def search(q: str = "", list: str = "", limit: int = 20, offset: int = 0,  # noqa: A002
+               newest: bool = False, threads: bool = False) -> JSONResponse:
+        """The same JSON as `moot search --json`; a malformed query answers 400."""
+        from moot.core.query import QueryError
+
+        try:
+            results = run_search(moot, q, list, limit=limit, offset=offset, newest=newest,
+                                 threads=threads)
+        except QueryError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(results.as_json())
+
     return api
+
+
+def run_search(moot: Moot, q: str, list_address: str = "", *, limit: int = 20,
+               offset: int = 0, newest: bool = False, threads: bool = False) -> Any:
+    """A search over the public lists only (readers of the web and API are anonymous)."""
+    public = {r.address: r.id for r in moot.archive.lists() if r.archive_policy == "public"}
+    ids = list(public.values())
+    if list_address:
+        ids = [public[list_address.lower()]] if list_address.lower() in public else []
+    return moot.search.search(q, list_ids=ids, limit=limit, offset=max(0, offset),
+                              newest_first=newest, by_thread=threads,
+                              list_address_ids=lambda a: public.get(a))

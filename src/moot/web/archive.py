@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlalchemy import Row
 
 from moot.app import Moot
+from moot.core.address import obfuscate
 from moot.core.errors import ListNotFound
 from moot.core.htmlmail import sanitize_html
 from moot.core.parse import attachment_content, html_body
@@ -38,10 +39,11 @@ def _moot(request: Request) -> Moot:
     return request.app.state.moot  # type: ignore[no-any-return]
 
 
-def _render(request: Request, name: str, **ctx: Any) -> HTMLResponse:
+def _render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
     ctx.setdefault("msgid_url", msgid_url)
     ctx.setdefault("month_names", MONTH_NAMES)
-    return request.app.state.templates.TemplateResponse(request, name, ctx)
+    return request.app.state.templates.TemplateResponse(request, name, ctx,
+                                                        status_code=status_code)
 
 
 def readable_list(request: Request, address: str) -> Row[Any]:
@@ -61,6 +63,38 @@ def _message(request: Request, lst: Row[Any], msgid: str) -> list[Row[Any]]:
         raise HTTPException(404, f"No message <{msgid}> in {lst.address}. "
                                  "Check the address, or search the archive.")
     return found
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request, q: str = "", l: str = "", page: int = 1,  # noqa: E741
+                sort: str = "best", group: str = "") -> HTMLResponse:
+    from moot.core.query import QueryError
+    from moot.web.api import run_search
+    from moot.web.render import highlight
+
+    page = max(1, page)
+    per_page = 20
+    results, error = None, None
+    if q.strip():
+        try:
+            results = run_search(_moot(request), q, l, limit=per_page,
+                                 offset=(page - 1) * per_page, newest=sort == "newest",
+                                 threads=group == "thread")
+        except QueryError as exc:
+            error = str(exc)
+    lst = _moot(request).archive.find_list(l) if l else None
+    if lst is not None and lst.archive_policy != "public":
+        lst = None
+    hits = [{"h": h, "snippet": highlight(h.snippet, h.spans), "name": _public_name(h.sender)}
+            for h in results.hits] if results else []
+    return _render(request, "search.html", q=q, l=l, lst=lst, results=results, hits=hits,
+                   error=error, page=page, per_page=per_page, sort=sort, group=group,
+                   status_code=400 if error else 200)
+
+
+def _public_name(sender: str) -> str:
+    name = sender.split(" <")[0]
+    return obfuscate(name) if "@" in name else name
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -78,3 +78,18 @@ def render_body(text: str) -> Markup:
         else:
             parts.append(Markup("<pre>{}</pre>").format(body))
     return Markup("").join(parts)
+
+
+def highlight(text: str, spans: list[tuple[int, int]]) -> Markup:
+    """Escape text and wrap the matched spans in <mark>.
+
+    >>> str(highlight("a <b> c", [(2, 5)]))
+    'a <mark>&lt;b&gt;</mark> c'
+    """
+    out, pos = [], 0
+    for a, b in spans:
+        out.append(_plain(text[pos:a]))
+        out.append(Markup("<mark>{}</mark>").format(_plain(text[a:b])))
+        pos = b
+    out.append(_plain(text[pos:]))
+    return Markup("").join(out)

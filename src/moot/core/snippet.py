@@ -1,0 +1,72 @@
+"""Snippets: the part of a message around the words a search matched, with those words marked.
+
+Matching is done on folded text (case and accents ignored, as the index does) but the snippet
+is cut from the original text, so a reader sees the letter as written.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+
+
+def fold_with_map(text: str) -> tuple[str, list[int]]:
+    """The folded text, and for each of its characters the index of the original one.
+
+    >>> fold_with_map("Ça")
+    ('ca', [0, 1])
+    """
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        for f in unicodedata.normalize("NFKD", ch.casefold()):
+            if not unicodedata.combining(f):
+                out.append(f)
+                where.append(i)
+    return "".join(out), where
+
+
+def make_snippet(text: str, words: Sequence[str],
+                 width: int = 200) -> tuple[str, list[tuple[int, int]]]:
+    """A window of about ``width`` characters around the first matched word, and the spans of
+    every matched word inside it.
+
+    >>> make_snippet("Hello there. The Café is open on Sundays.", ["cafe"], width=20)
+    ('…The Café is open on…', [(5, 9)])
+    """
+    text = " ".join(text.split())
+    if not text:
+        return "", []
+    folded, where = fold_with_map(text)
+    hits: list[tuple[int, int]] = []
+    for w in {w for w in words if w}:
+        pos = folded.find(w)
+        while pos >= 0:
+            hits.append((where[pos], where[pos + len(w) - 1] + 1))
+            pos = folded.find(w, pos + len(w))
+    hits.sort()
+    first = hits[0][0] if hits else 0
+    start = max(0, first - width // 3)
+    if start:  # begin at a word
+        space = text.find(" ", start, first)
+        if space >= 0:
+            start = space + 1
+    end = min(len(text), start + width)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > first else end
+    prefix = "…" if start else ""
+    suffix = "…" if end < len(text) else ""
+    spans = [(a - start + len(prefix), b - start + len(prefix)) for a, b in hits
+             if a >= start and b <= end]
+    return prefix + text[start:end] + suffix, _merge(spans)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out

@@ -1,0 +1,137 @@
+"""Search as readers use it: parse the query, ask the index, dress the hits.
+
+Also keeps the index in step with the archive: every message with a key above the index's
+committed high-water mark is indexed by :meth:`Search.catch_up`, which the importer calls when
+it ends and the server calls when it starts.  An import interrupted between storing and
+indexing therefore leaves no silent gap: the next catch-up fills it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from moot.core.query import Phrase, Query, parse_query, words
+from moot.core.snippet import make_snippet
+from moot.search.tantivy_index import IndexDoc, TantivyIndex
+from moot.storage.archive import IndexFeed
+
+
+@dataclass
+class Hit:
+    message_id: str
+    list: str
+    subject: str
+    sender: str
+    date: datetime | None
+    score: float
+    snippet: str
+    spans: list[tuple[int, int]]
+    thread_id: int
+    thread_hits: int = 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {"message_id": self.message_id, "list": self.list, "subject": self.subject,
+                "from": self.sender, "date": self.date.isoformat() + "Z" if self.date else None,
+                "score": round(self.score, 4), "snippet": self.snippet}
+
+
+@dataclass
+class Results:
+    query: Query
+    total: int
+    hits: list[Hit] = field(default_factory=list)
+    offset: int = 0
+    limit: int = 20
+
+    def as_json(self) -> dict[str, Any]:
+        return {"total": self.total, "hits": [h.as_json() for h in self.hits]}
+
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+class Search:
+    def __init__(self, index: TantivyIndex, feed: IndexFeed) -> None:
+        self.index = index
+        self.feed = feed
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Index every stored message the index has not committed yet; returns how many."""
+        last = self.index.last_pk
+        newest = self.feed.newest_pk()
+        if newest <= last:
+            return 0
+        total = newest - last
+        done = 0
+        while True:
+            rows = self.feed.after(last)
+            if not rows:
+                break
+            self.index.add(_doc(r) for r in rows)
+            last = rows[-1].id
+            done += len(rows)
+            if progress:
+                progress(min(done, total), total)
+        self.index.commit(last)
+        return done
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        self.index.clear()
+        return self.catch_up(progress)
+
+    def search(self, text: str, *, list_ids: Sequence[int] | None, limit: int = 20,
+               offset: int = 0, newest_first: bool = False, by_thread: bool = False,
+               list_address_ids: Callable[[str], int | None] | None = None) -> Results:
+        """Raises QueryError for a query that cannot be read."""
+        query = parse_query(text)
+        ids = None if list_ids is None else list(list_ids)
+        if query.lists:
+            wanted = [list_address_ids(a) if list_address_ids else None for a in query.lists]
+            named = [i for i in wanted if i is not None]
+            ids = named if ids is None else [i for i in ids if i in named]
+        limit = max(1, min(limit, 100))
+        fetch = (offset + limit) * 4 if by_thread else limit
+        total, raw = self.index.search(query, list_ids=ids, limit=fetch,
+                                       offset=0 if by_thread else offset,
+                                       newest_first=newest_first)
+        if by_thread:
+            seen: dict[int, int] = {}
+            grouped = []
+            for pk, tid, score in raw:
+                if tid in seen:
+                    seen[tid] += 1
+                    continue
+                seen[tid] = 1
+                grouped.append((pk, tid, score))
+            raw = grouped[offset : offset + limit]
+        rows = self.feed.hits([pk for pk, _, _ in raw])
+        marks = _highlight_words(query)
+        hits = []
+        for pk, tid, score in raw:
+            r = rows.get(pk)
+            if r is None:  # indexed, then removed from the archive
+                continue
+            snippet, spans = make_snippet(r.body_text or r.subject, marks)
+            sender = f"{r.from_name} <{r.from_addr}>" if r.from_name and r.from_addr \
+                else r.from_name or r.from_addr
+            hits.append(Hit(r.message_id, r.address, r.subject, sender, r.date_utc, score,
+                            snippet, spans, tid, seen[tid] if by_thread else 1))
+        return Results(query, total, hits, offset, limit)
+
+
+def _highlight_words(query: Query) -> list[str]:
+    out: list[str] = []
+    for clause in query.positive:
+        for node in clause.alternatives:
+            if node.field == "from":
+                continue
+            out.extend(node.words if isinstance(node, Phrase) else words(node.text))
+    return out
+
+
+def _doc(r: Any) -> IndexDoc:
+    return IndexDoc(r.id, r.list_id, r.thread_id, r.sort_date, r.subject,
+                    f"{r.from_name} {r.from_addr}", r.body_text)
