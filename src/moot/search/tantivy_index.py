@@ -121,7 +121,7 @@ class TantivyIndex:
 
     def _w(self) -> Any:
         if self._writer is None:
-            self._writer = self.index.writer(heap_size=128_000_000, num_threads=1)
+            self._writer = self.index.writer(heap_size=96_000_000, num_threads=2)
         return self._writer
 
     def add(self, docs: Iterable[IndexDoc]) -> None:
