@@ -15,7 +15,8 @@ from typing import Any
 
 from moot.core.query import Phrase, Query, parse_query, words
 from moot.core.snippet import make_snippet
-from moot.search.tantivy_index import IndexDoc, TantivyIndex
+from moot.ports import SearchIndex
+from moot.search.tantivy_index import IndexDoc
 from moot.storage.archive import IndexFeed
 
 
@@ -54,7 +55,7 @@ Progress = Callable[[int, int], None]  # (done, total)
 
 
 class Search:
-    def __init__(self, index: TantivyIndex, feed: IndexFeed) -> None:
+    def __init__(self, index: SearchIndex, feed: IndexFeed) -> None:
         self.index = index
         self.feed = feed
 
