@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from moot.core.query import Query
-from moot.search.tantivy_index import IndexDoc
+from moot.search.doc import IndexDoc
 
 
 class SearchIndex(Protocol):

@@ -16,7 +16,7 @@ from typing import Any
 from moot.core.query import Phrase, Query, parse_query, words
 from moot.core.snippet import make_snippet
 from moot.ports import SearchIndex
-from moot.search.tantivy_index import IndexDoc
+from moot.search.doc import IndexDoc
 from moot.storage.archive import IndexFeed
 
 

@@ -21,7 +21,6 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import tantivy
 
 from moot.core.query import Clause, Phrase, Query, Term, fold
+from moot.search.doc import IndexDoc
 
 SCHEMA_VERSION = 1
 BOOST = {"subject": 3.0, "from": 2.0, "body": 1.0}
@@ -38,19 +38,6 @@ _TOKENS = rf"[{_CJK}]|[^{_CJK}\W]+"
 Q = tantivy.Query
 MUST, MUST_NOT, SHOULD = tantivy.Occur.Must, tantivy.Occur.MustNot, tantivy.Occur.Should
 _REGEX_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$#&\-~\"<>@])")
-
-
-@dataclass(frozen=True)
-class IndexDoc:
-    """What the index holds of one message."""
-
-    pk: int
-    list_id: int
-    thread_id: int
-    date: datetime
-    subject: str
-    sender: str  # name and address
-    body: str
 
 
 def _analyzer() -> Any:
