@@ -192,7 +192,6 @@ def import_cmd(
                                        show=not as_json and sys.stderr.isatty())
     except (MootError, ValueError) as exc:
         fail(str(exc))
-    _index(moot, show=not as_json and sys.stderr.isatty())
     for line in summary.refused:
         err.print(f"refused: {line}", markup=False)
     if as_json:
@@ -387,8 +386,7 @@ def demo(
                                description="A sample discussion, written for moot's demo.")
         row = moot.archive.get_list(address)
     with resources.as_file(resources.files("moot.demo") / "sample.mbox") as sample:
-        summary = import_paths(moot.store, row.id, [sample])
-    _index(moot, show=False)
+        summary = import_paths(moot.store, row.id, [sample], search=moot.search)
     err.print(f"demo list {address}: {summary.imported} new messages", markup=False)
     host, port = _host_port(http, "--http")
     print(f"http://{host}:{port}/l/{address}/", flush=True)

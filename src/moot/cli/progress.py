@@ -15,7 +15,7 @@ from moot.importer.run import ImportSummary, import_paths
 def import_with_progress(moot: Moot, list_id: int, paths: list[Path], fmt: str,
                          *, show: bool) -> ImportSummary:
     if not show:
-        return import_paths(moot.store, list_id, paths, fmt)
+        return import_paths(moot.store, list_id, paths, fmt, search=moot.search)
     total = sum(_size(p) for p in paths)
     started = time.perf_counter()
     columns = (
@@ -35,7 +35,7 @@ def import_with_progress(moot: Moot, list_id: int, paths: list[Path], fmt: str,
             bar.update(task, completed=read, messages=done, mb=summary.bytes / 1e6,
                        rate=done / elapsed)
 
-        return import_paths(moot.store, list_id, paths, fmt, progress)
+        return import_paths(moot.store, list_id, paths, fmt, progress, search=moot.search)
 
 
 def _size(path: Path) -> int:

@@ -16,13 +16,19 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moot.core.errors import NotMail
 from moot.core.message import ParsedMessage
 from moot.importer import worker
 from moot.importer.sources import RawItem, Reader, refuse_reason
-from moot.storage.store import Incoming, Store, sha256
+from moot.search.doc import IndexDoc
+from moot.storage.store import BatchResult, Incoming, Store, sha256
+
+if TYPE_CHECKING:
+    from moot.search.service import Search
 
 BATCH = 1000  # messages, or
 BATCH_BYTES = 8 << 20  # bytes of raw mail: at most ~6 batches are in flight at once
@@ -54,13 +60,17 @@ Progress = Callable[[ImportSummary, int], None]  # (summary so far, bytes of inp
 
 
 def import_paths(store: Store, list_id: int, paths: Iterable[Path], fmt: str = "auto",
-                 progress: Progress | None = None) -> ImportSummary:
+                 progress: Progress | None = None,
+                 search: Search | None = None) -> ImportSummary:
     """Import every message under ``paths`` into a list; idempotent.
 
     Stages overlap on the machine's cores: a reader thread decompresses and splits the archive;
     this thread drops what is already stored and hands the rest to the parser (a separate
     process for large archives, see :mod:`moot.importer.worker`); a writer thread stores.
-    Bounded queues keep memory flat.
+    Bounded queues keep memory flat.  With ``search``, each stored batch is indexed as it is
+    stored (the engine works in its own threads) and the index is committed when the import
+    ends; an interrupted import leaves the index behind the store, never ahead of it, and the
+    next catch-up fills the gap.
     """
     summary = ImportSummary()
     started = time.perf_counter()
@@ -70,17 +80,19 @@ def import_paths(store: Store, list_id: int, paths: Iterable[Path], fmt: str = "
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(0.0005)
     try:
-        return _import(store, list_id, paths, fmt, progress, summary, started)
+        return _import(store, list_id, paths, fmt, progress, summary, started, search)
     finally:
         sys.setswitchinterval(switch_interval)
 
 
 def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
-            progress: Progress | None, summary: ImportSummary, started: float) -> ImportSummary:
+            progress: Progress | None, summary: ImportSummary, started: float,
+            search: Search | None) -> ImportSummary:
     readers = [Reader(p, fmt) for p in paths]
     raw_batches: queue.Queue[object] = queue.Queue(maxsize=2)
     to_store: queue.Queue[object] = queue.Queue(maxsize=2)
     total_size = sum(r.size for r in readers)
+    indexed: set[int] = set()  # keys handed to the search index
     stopping = threading.Event()  # set when the import ends early: the reader stops reading
     counting = threading.Lock()  # the summary's counts are added to from two threads
 
@@ -118,6 +130,9 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
                                      i.envelope_date if p.date_utc is None else None, blob)
                             for (i, d), p, blob in zip(items, parsed, blobs, strict=True)]
                 result = store.add_messages(list_id, incoming)
+                if search is not None and result.stored:
+                    search.index.add(index_docs(list_id, result))
+                    indexed.update(result.stored)
                 with counting:
                     summary.imported += len(result.stored)
                     summary.duplicates += result.duplicates
@@ -156,6 +171,8 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
     for stage in (reader_thread, writer_thread):
         if stage.error:
             raise stage.error
+    if search is not None:
+        search.catch_up(already=indexed)
     if progress:
         progress(summary, total_size)
     summary.seconds = time.perf_counter() - started
@@ -231,3 +248,16 @@ def _fresh(store: Store, list_id: int, batch: list[RawItem],
     summary.duplicates += len(good) - len(fresh)
     summary.bytes += sum(len(i.raw) for i in batch)
     return fresh
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def index_docs(list_id: int, result: BatchResult) -> list[IndexDoc]:
+    """What the search index is given for a stored batch."""
+    docs = []
+    for pk, tid, item in zip(result.stored, result.threads, result.items, strict=True):
+        p = item.parsed
+        docs.append(IndexDoc(pk, list_id, tid, p.date_utc or item.envelope_date or _EPOCH,
+                             p.subject, f"{p.from_name} {p.from_addr}", p.body_text))
+    return docs

@@ -8,7 +8,7 @@ indexing therefore leaves no silent gap: the next catch-up fills it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -59,8 +59,14 @@ class Search:
         self.index = index
         self.feed = feed
 
-    def catch_up(self, progress: Progress | None = None) -> int:
-        """Index every stored message the index has not committed yet; returns how many."""
+    def catch_up(self, progress: Progress | None = None, *,
+                 already: Collection[int] = ()) -> int:
+        """Index every stored message the index has not committed yet; returns how many.
+
+        ``already``: keys an import has handed to the index itself (not yet committed); they
+        are skipped, everything else above the high-water mark is read back and indexed, and
+        only then is the new mark committed.
+        """
         last = self.index.last_pk
         newest = self.feed.newest_pk()
         if newest <= last:
@@ -68,12 +74,15 @@ class Search:
         total = newest - last
         done = 0
         while True:
-            rows = self.feed.after(last)
-            if not rows:
+            ids = self.feed.ids_after(last)
+            if not ids:
                 break
-            self.index.add(_doc(r) for r in rows)
-            last = rows[-1].id
-            done += len(rows)
+            missing = [i for i in ids if i not in already]
+            for start in range(0, len(missing), 2000):
+                rows = self.feed.rows(missing[start : start + 2000])
+                self.index.add(_doc(r) for r in rows)
+            last = ids[-1]
+            done += len(ids)
             if progress:
                 progress(min(done, total), total)
         self.index.commit(last)
@@ -94,24 +103,29 @@ class Search:
             named = [i for i in wanted if i is not None]
             ids = named if ids is None else [i for i in ids if i in named]
         limit = max(1, min(limit, 100))
-        fetch = (offset + limit) * 4 if by_thread else limit
+        fetch = min((offset + limit) * 4, 1000) if by_thread else limit
         total, raw = self.index.search(query, list_ids=ids, limit=fetch,
                                        offset=0 if by_thread else offset,
                                        newest_first=newest_first)
-        if by_thread:
-            seen: dict[int, int] = {}
-            grouped = []
-            for pk, tid, score in raw:
-                if tid in seen:
-                    seen[tid] += 1
-                    continue
-                seen[tid] = 1
-                grouped.append((pk, tid, score))
-            raw = grouped[offset : offset + limit]
         rows = self.feed.hits([pk for pk, _, _ in raw])
+        seen: dict[int, int] = {}
+        if by_thread:
+            # Threads merge after messages are indexed: group by the archive's thread, not
+            # the one the index remembers.
+            grouped = []
+            for pk, _tid, score in raw:
+                r = rows.get(pk)
+                if r is None:
+                    continue
+                if r.thread_id in seen:
+                    seen[r.thread_id] += 1
+                    continue
+                seen[r.thread_id] = 1
+                grouped.append((pk, r.thread_id, score))
+            raw = grouped[offset : offset + limit]
         marks = _highlight_words(query)
         hits = []
-        for pk, tid, score in raw:
+        for pk, _tid, score in raw:
             r = rows.get(pk)
             if r is None:  # indexed, then removed from the archive
                 continue
@@ -119,7 +133,7 @@ class Search:
             sender = f"{r.from_name} <{r.from_addr}>" if r.from_name and r.from_addr \
                 else r.from_name or r.from_addr
             hits.append(Hit(r.message_id, r.address, r.subject, sender, r.date_utc, score,
-                            snippet, spans, tid, seen[tid] if by_thread else 1))
+                            snippet, spans, r.thread_id, seen.get(r.thread_id, 1)))
         return Results(query, total, hits, offset, limit)
 
 

@@ -209,12 +209,14 @@ class IndexFeed:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def after(self, pk: int, limit: int = 2000,
-              list_id: int | None = None) -> list[Row[Any]]:
-        q = (select(*_index_columns()).where(s.messages.c.id > pk)
+    def ids_after(self, pk: int, limit: int = 20000) -> list[int]:
+        q = (select(s.messages.c.id).where(s.messages.c.id > pk)
              .order_by(s.messages.c.id).limit(limit))
-        if list_id is not None:
-            q = q.where(s.messages.c.list_id == list_id)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q).scalars())
+
+    def rows(self, pks: list[int]) -> list[Row[Any]]:
+        q = select(*_index_columns()).where(s.messages.c.id.in_(pks)).order_by(s.messages.c.id)
         with self.engine.connect() as conn:
             return list(conn.execute(q))
 

@@ -74,6 +74,8 @@ class _ThreadState:
 class BatchResult:
     stored: list[int] = field(default_factory=list)
     duplicates: int = 0
+    threads: list[int] = field(default_factory=list)  # thread of each stored message
+    items: list[Incoming] = field(default_factory=list)  # the stored messages, in order
 
 
 class Store:
@@ -140,7 +142,7 @@ class Store:
                 conn, s.attachments, ("message_pk", "position", "filename", "content_type", "size"),
                 [(k, a.position, a.filename, a.content_type, a.size)
                  for k, item in zip(keys, fresh, strict=True) for a in item.parsed.attachments])
-        result.stored = keys
+        result.stored, result.threads, result.items = keys, thread_of, list(fresh)
         return result
 
     def add_reject(self, list_id: int, raw: bytes, source: str, reason: str) -> bool:
