@@ -7,7 +7,7 @@ What it does: translate a parsed :class:`~moot.core.query.Query` into tantivy's 
 text query parser is never used, so nothing a reader types reaches tantivy as syntax), rank with
 BM25 (subject and author above the body), filter by list and date.
 
-How words are cut: Unicode words, each CJK character a token of its own (so a Chinese word is
+How words are cut: letters and digits, each CJK character a token of its own (so a Chinese word is
 found inside a longer run, as a phrase of its characters), lower-cased and folded to ASCII.  No
 stemming: the Porter stemmer turned "ones" into "on".
 
@@ -30,18 +30,32 @@ import tantivy
 from moot.core.query import Clause, Phrase, Query, Term, fold
 from moot.search.doc import IndexDoc
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # bump when the analyzer or fields change: the index is rebuilt
 BOOST = {"subject": 3.0, "from": 2.0, "body": 1.0}
 TEXT_FIELDS = ("subject", "from", "body")
-_CJK = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}"
-_TOKENS = rf"[{_CJK}]|[^{_CJK}\W]+"
 Q = tantivy.Query
 MUST, MUST_NOT, SHOULD = tantivy.Occur.Must, tantivy.Occur.MustNot, tantivy.Occur.Should
 _REGEX_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$#&\-~\"<>@])")
 
 
+_CJK_CHAR = re.compile("([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+                       "\uf900-\ufaff\U00020000-\U0002fa1f])")
+
+
+def spaced(text: str) -> str:
+    """Text with every CJK character set apart, so that each becomes a token of its own.
+
+    tantivy's regex tokenizer could do this itself, but indexes 2.5 times slower than its
+    simple one (measured on alsa-devel: 8.3 s against 3.4 s for the bodies).
+
+    >>> spaced("Linux 中文 ok")
+    'Linux  中  文  ok'
+    """
+    return text if text.isascii() else _CJK_CHAR.sub(r" \1 ", text)
+
+
 def _analyzer() -> Any:
-    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(_TOKENS))
+    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
     for f in (tantivy.Filter.remove_long(40), tantivy.Filter.lowercase(),
               tantivy.Filter.ascii_fold()):
         builder = builder.filter(f)
@@ -116,7 +130,7 @@ class TantivyIndex:
         for d in docs:
             w.add_document(tantivy.Document(
                 pk=d.pk, list=d.list_id, thread=d.thread_id, date=d.date.replace(tzinfo=UTC),
-                subject=d.subject, **{"from": d.sender}, body=d.body))
+                subject=spaced(d.subject), **{"from": spaced(d.sender)}, body=spaced(d.body)))
 
     def delete(self, pks: Iterable[int]) -> None:
         w = self._w()
@@ -198,7 +212,7 @@ class TantivyIndex:
     def _node(self, node: Term | Phrase) -> Any:
         fields = (node.field,) if node.field else TEXT_FIELDS
         if isinstance(node, Term) and node.prefix:
-            tokens = self.analyzer.analyze(fold(node.text))
+            tokens = self.analyzer.analyze(spaced(fold(node.text)))
             if not tokens:
                 return Q.empty_query()
             head, last = tokens[:-1], tokens[-1]
@@ -211,7 +225,7 @@ class TantivyIndex:
                 per_field.append((SHOULD, Q.boost_query(q, BOOST[f])))
             return Q.boolean_query(per_field)
         text = node.text if isinstance(node, Term) else " ".join(node.words)
-        tokens = self.analyzer.analyze(fold(text))
+        tokens = self.analyzer.analyze(spaced(fold(text)))
         if not tokens:
             return Q.empty_query()
         return Q.boolean_query([(SHOULD, Q.boost_query(self._tokens(f, tokens), BOOST[f]))
