@@ -81,9 +81,23 @@ def fold(text: str) -> str:
 
     >>> fold("Café ÉCOLE Straße")
     'cafe ecole strasse'
+
+    Like the index's ASCII folding, only letters that become plain ASCII lose their marks:
+    Russian й and ё, Greek ά stay letters of their own (dropping their marks made "драйвер"
+    unfindable, as the index keeps it whole).
+
+    >>> fold("Драйвер Ёлка")
+    'драйвер ёлка'
     """
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(fold_char(c) for c in text)
+
+
+def fold_char(ch: str) -> str:
+    """One character, case-folded without its marks when that leaves ASCII (é -> e, ß -> ss),
+    else only lower-cased (й, ё, ά and final ς stay as the index keeps them)."""
+    folded = "".join(x for x in unicodedata.normalize("NFKD", ch.casefold())
+                     if not unicodedata.combining(x)).casefold()  # ℠ -> SM -> sm
+    return folded if folded and folded.isascii() else ch.lower()
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -6,8 +6,9 @@ is cut from the original text, so a reader sees the letter as written.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
+
+from moot.core.query import fold_char
 
 
 def fold_with_map(text: str) -> tuple[str, list[int]]:
@@ -19,10 +20,9 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
-        for f in unicodedata.normalize("NFKD", ch.casefold()):
-            if not unicodedata.combining(f):
-                out.append(f)
-                where.append(i)
+        for f in fold_char(ch):  # as the query's words are folded
+            out.append(f)
+            where.append(i)
     return "".join(out), where
 
 

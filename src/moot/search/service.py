@@ -103,11 +103,18 @@ class Search:
             named = [i for i in wanted if i is not None]
             ids = named if ids is None else [i for i in ids if i in named]
         limit = max(1, min(limit, 100))
-        fetch = min((offset + limit) * 4, 1000) if by_thread else limit
-        total, raw = self.index.search(query, list_ids=ids, limit=fetch,
-                                       offset=0 if by_thread else offset,
-                                       newest_first=newest_first)
-        rows = self.feed.hits([pk for pk, _, _ in raw])
+        fetch = (offset + limit) * 4 if by_thread else limit
+        while True:
+            total, raw = self.index.search(query, list_ids=ids, limit=fetch,
+                                           offset=0 if by_thread else offset,
+                                           newest_first=newest_first)
+            rows = self.feed.hits([pk for pk, _, _ in raw])
+            # One hit per thread: a long thread can fill a fixed window and leave the page
+            # empty, so widen it until it shows a thread past the page, or holds every hit.
+            if (not by_thread or len(raw) < fetch or fetch >= 10_000
+                    or len({r.thread_id for r in rows.values()}) > offset + limit):
+                break
+            fetch *= 4
         seen: dict[int, int] = {}
         if by_thread:
             # Threads merge after messages are indexed: group by the archive's thread, not
