@@ -108,28 +108,31 @@ class Search:
             total, raw = self.index.search(query, list_ids=ids, limit=fetch,
                                            offset=0 if by_thread else offset,
                                            newest_first=newest_first)
-            rows = self.feed.hits([pk for pk, _, _ in raw])
-            # One hit per thread: a long thread can fill a fixed window and leave the page
-            # empty, so widen it until it shows a thread past the page, or holds every hit.
-            if (not by_thread or len(raw) < fetch or fetch >= 10_000
-                    or len({r.thread_id for r in rows.values()}) > offset + limit):
+            if not by_thread:
+                break
+            # Threads merge after messages are indexed: group by the archive's thread, not
+            # the one the index remembers (one cheap lookup; bodies only for the page).
+            thread_of = self.feed.threads_of([pk for pk, _, _ in raw])
+            # A long thread can fill a fixed window and leave the page empty, so widen it
+            # until it shows a thread past the page, or holds every hit.
+            if (len(raw) < fetch or fetch >= 10_000
+                    or len(set(thread_of.values())) > offset + limit):
                 break
             fetch *= 4
         seen: dict[int, int] = {}
         if by_thread:
-            # Threads merge after messages are indexed: group by the archive's thread, not
-            # the one the index remembers.
             grouped = []
             for pk, _tid, score in raw:
-                r = rows.get(pk)
-                if r is None:
+                tid = thread_of.get(pk)
+                if tid is None:
                     continue
-                if r.thread_id in seen:
-                    seen[r.thread_id] += 1
+                if tid in seen:
+                    seen[tid] += 1
                     continue
-                seen[r.thread_id] = 1
-                grouped.append((pk, r.thread_id, score))
+                seen[tid] = 1
+                grouped.append((pk, tid, score))
             raw = grouped[offset : offset + limit]
+        rows = self.feed.hits([pk for pk, _, _ in raw])
         marks = _highlight_words(query)
         hits = []
         for pk, _tid, score in raw:

@@ -232,6 +232,16 @@ class IndexFeed:
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
 
+    def threads_of(self, pks: list[int]) -> dict[int, int]:
+        """Each message's current thread."""
+        out: dict[int, int] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(pks), 500):
+                chunk = pks[start : start + 500]
+                out.update(conn.execute(select(s.messages.c.id, s.messages.c.thread_id)
+                                        .where(s.messages.c.id.in_(chunk))).tuples())
+        return out
+
     def hits(self, pks: list[int]) -> dict[int, Row[Any]]:
         """The rows a results page shows, by key."""
         if not pks:
