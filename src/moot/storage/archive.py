@@ -239,7 +239,7 @@ class IndexFeed:
             for start in range(0, len(pks), 500):
                 chunk = pks[start : start + 500]
                 out.update(conn.execute(select(s.messages.c.id, s.messages.c.thread_id)
-                                        .where(s.messages.c.id.in_(chunk))).tuples())
+                                        .where(s.messages.c.id.in_(chunk))).all())
         return out
 
     def hits(self, pks: list[int]) -> dict[int, Row[Any]]:
