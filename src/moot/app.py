@@ -30,9 +30,18 @@ class Moot:
     def search(self) -> Search:
         """The search index (opened on first use: most commands never search)."""
         from moot.search.service import Search
+
+        feed = IndexFeed(self.engine)
+        # PostgreSQL: several worker processes on several machines share the database, and the
+        # index lives in it (transactional, seen by all).  A tantivy directory allows one
+        # writer on one machine, so it serves the embedded default (SQLite) only.
+        if self.engine.dialect.name == "postgresql":
+            from moot.search.postgres_fts import PostgresIndex
+
+            return Search(PostgresIndex(self.engine), feed)
         from moot.search.tantivy_index import TantivyIndex
 
-        return Search(TantivyIndex(self.settings.data_dir / "index"), IndexFeed(self.engine))
+        return Search(TantivyIndex(self.settings.data_dir / "index"), feed)
 
     def close(self) -> None:
         self.engine.dispose()

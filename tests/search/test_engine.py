@@ -369,3 +369,4 @@ def test_any_text_answers_results_or_a_query_error(arch: Arch, q: str) -> None:
         arch.find(q)
     except QueryError:
         pass
+

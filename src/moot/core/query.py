@@ -14,6 +14,7 @@ What it won't do: tokenise CJK text (engines do that), or rank anything.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -89,9 +90,12 @@ def fold(text: str) -> str:
     >>> fold("Драйвер Ёлка")
     'драйвер ёлка'
     """
+    if text.isascii():
+        return text.lower()
     return "".join(fold_char(c) for c in text)
 
 
+@functools.lru_cache(maxsize=65536)
 def fold_char(ch: str) -> str:
     """One character, case-folded without its marks when that leaves ASCII (é -> e, ß -> ss),
     else only lower-cased (й, ё, ά and final ς stay as the index keeps them)."""

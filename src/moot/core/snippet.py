@@ -17,6 +17,8 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
     >>> fold_with_map("Ça")
     ('ca', [0, 1])
     """
+    if text.isascii():  # most mail: folding is lower-casing, one character for one
+        return text.lower(), list(range(len(text)))
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):

@@ -55,6 +55,13 @@ class Archive:
         with self.engine.connect() as conn:
             return list(conn.execute(q))
 
+    def public_lists(self) -> dict[str, int]:
+        """Address -> id of the lists whose archive anyone may read (one small query)."""
+        q = select(s.mailing_lists.c.address, s.mailing_lists.c.id).where(
+            s.mailing_lists.c.archive_policy == "public")
+        with self.engine.connect() as conn:
+            return {a: int(i) for a, i in conn.execute(q)}
+
     def get_list(self, address: str) -> Row[Any]:
         with self.engine.connect() as conn:
             row = conn.execute(select(s.mailing_lists).where(

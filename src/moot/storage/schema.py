@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 metadata = MetaData(
     naming_convention={
@@ -135,3 +136,46 @@ rejects = Table(
     Column("received_at", DateTime, nullable=False),
     UniqueConstraint("list_id", "sha256"),
 )
+
+# -- PostgreSQL only: the search engine that several workers share ------------------------------
+#
+# These tables hold moot.search.postgres_fts's index.  They exist only in a PostgreSQL database
+# (migration 0002 creates nothing on SQLite, where the search index is a tantivy directory), so
+# they live in a MetaData of their own: ``metadata`` stays exactly what every database has, and
+# :func:`metadata_for` gives what a given database should have.  One MetaData with conditional
+# tables is not possible (SQLAlchemy and Alembic compare a table regardless of dialect), and
+# creating empty PostgreSQL-typed tables in SQLite would only be pretending.
+
+postgres_metadata = MetaData(naming_convention=metadata.naming_convention)
+
+search_docs = Table(
+    "search_docs",
+    postgres_metadata,
+    Column("message_pk", Integer, ForeignKey(messages.c.id, ondelete="CASCADE"),
+           primary_key=True),
+    Column("list_id", Integer, nullable=False),
+    Column("thread_id", Integer, nullable=False),
+    Column("date", DateTime, nullable=False),
+    Column("tsv", TSVECTOR, nullable=False),
+    Index(None, "tsv", postgresql_using="gin"),
+    Index(None, "list_id", "date"),
+)
+
+# How far the index has got: the highest message key whose indexing was committed, per engine.
+search_state = Table(
+    "search_state",
+    postgres_metadata,
+    Column("engine", String(40), primary_key=True),
+    Column("last_pk", Integer, nullable=False),
+)
+
+
+def metadata_for(dialect: str) -> list[MetaData]:
+    """The tables a database of this dialect holds once migrated.
+
+    >>> [sorted(m.tables)[:1] for m in metadata_for("sqlite")]
+    [['attachments']]
+    >>> len(metadata_for("postgresql"))
+    2
+    """
+    return [metadata, postgres_metadata] if dialect == "postgresql" else [metadata]

@@ -70,7 +70,7 @@ def create_api(moot: Moot) -> FastAPI:
 def run_search(moot: Moot, q: str, list_address: str = "", *, limit: int = 20,
                offset: int = 0, newest: bool = False, threads: bool = False) -> Any:
     """A search over the public lists only (readers of the web and API are anonymous)."""
-    public = {r.address: r.id for r in moot.archive.lists() if r.archive_policy == "public"}
+    public = moot.archive.public_lists()
     ids = list(public.values())
     if list_address:
         ids = [public[list_address.lower()]] if list_address.lower() in public else []
