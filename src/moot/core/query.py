@@ -14,7 +14,6 @@ What it won't do: tokenise CJK text (engines do that), or rank anything.
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -90,12 +89,9 @@ def fold(text: str) -> str:
     >>> fold("Драйвер Ёлка")
     'драйвер ёлка'
     """
-    if text.isascii():
-        return text.lower()
-    return "".join(fold_char(c) for c in text)
+    return text.lower() if text.isascii() else text.translate(FOLD_TABLE)
 
 
-@functools.lru_cache(maxsize=65536)
 def fold_char(ch: str) -> str:
     """One character, case-folded without its marks when that leaves ASCII (é -> e, ß -> ss),
     else only lower-cased (й, ё, ά and final ς stay as the index keeps them)."""
@@ -103,6 +99,16 @@ def fold_char(ch: str) -> str:
                      if not unicodedata.combining(x)).casefold()  # ℠ -> SM -> sm
     return folded if folded and folded.isascii() else ch.lower()
 
+
+class _FoldTable(dict[int, str]):
+    """A ``str.translate`` table that works out :func:`fold_char` once per character."""
+
+    def __missing__(self, code: int) -> str:
+        self[code] = folded = fold_char(chr(code))
+        return folded
+
+
+FOLD_TABLE = _FoldTable()
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TOKEN = re.compile(r'(-?)(?:([A-Za-z]+):)?("([^"]*)("?)|[^\s"]+)?')

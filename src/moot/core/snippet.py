@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from moot.core.query import fold_char
+from moot.core.query import fold, fold_char
 
 
 def fold_with_map(text: str) -> tuple[str, list[int]]:
@@ -17,8 +17,9 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
     >>> fold_with_map("Ça")
     ('ca', [0, 1])
     """
-    if text.isascii():  # most mail: folding is lower-casing, one character for one
-        return text.lower(), list(range(len(text)))
+    folded = fold(text)
+    if len(folded) == len(text):  # nearly always: one character for one
+        return folded, list(range(len(text)))
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):

@@ -56,7 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from moot.core.query import Clause, Phrase, Query, Term, fold_char
+from moot.core.query import Clause, Phrase, Query, Term, fold
 from moot.search.doc import IndexDoc
 from moot.storage import schema as s
 
@@ -97,29 +97,8 @@ def tokens(text: str) -> list[str]:
     >>> tokens("x" * 39 + " " + "y" * 40)
     ['xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx']
     """
-    folded = _fold(unicodedata.normalize("NFC", text))
+    folded = fold(unicodedata.normalize("NFC", text))
     return [t for t in _TOKEN.findall(folded) if len(t.encode()) < MAX_TOKEN_BYTES]
-
-
-class _FoldTable(dict[int, str]):
-    """str.translate table computing :func:`~moot.core.query.fold_char` once per character."""
-
-    def __missing__(self, code: int) -> str:
-        self[code] = folded = fold_char(chr(code))
-        return folded
-
-
-_FOLD = _FoldTable()
-
-
-def _fold(text: str) -> str:
-    """:func:`moot.core.query.fold`, fast enough for whole archives.
-
-    >>> from moot.core.query import fold
-    >>> all(_fold(t) == fold(t) for t in ("Café ÉCOLE Straße ℠", "Драйвер Ёлка", "ok"))
-    True
-    """
-    return text.lower() if text.isascii() else text.translate(_FOLD)
 
 
 def prepare(text: str) -> str:
