@@ -41,7 +41,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from common import REPO, child_env, moot_cmd
+from common import REPO, child_env, free_port, moot_cmd, stop
 from search_engines import (
     Q,
     haystacks,
@@ -111,14 +111,6 @@ def du(path: Path) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- the server
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> float:
     started = time.monotonic()
@@ -294,12 +286,7 @@ def main() -> None:
         print(f"\nload average at the end {fmt_load()}")
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
         if args.keep and args.data is None:
             print(f"data folder kept at {tmp / 'data'}")
             (tmp / "serve.log").unlink(missing_ok=True)

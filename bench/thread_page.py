@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import REPO, child_env, moot_cmd
+from common import REPO, child_env, free_port, moot_cmd, stop
 from sqlalchemy import select
 
 from moot.app import build
@@ -60,12 +59,6 @@ def largest_thread(data: Path) -> tuple[str, str, int, str]:
     if row is None:
         sys.exit(f"{data} holds no thread")
     return row.address, row.root_message_id, row.message_count, row.subject
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -136,12 +129,7 @@ def main() -> None:
                     print(f"{label:<18} {run:>3} {args.requests:>8} {med:>10.1f} {p95:>8.1f} "
                           f"{size / 1024:>7.0f}", flush=True)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
 
 
 if __name__ == "__main__":
