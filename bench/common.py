@@ -38,3 +38,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def timed_get(url: str, timeout: float = 60) -> tuple[float, int, bytes]:
+    """(milliseconds, HTTP status, body) of one GET, error statuses included."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            body, status = r.read(), r.status
+    except urllib.error.HTTPError as exc:
+        body, status = exc.read(), exc.code
+    return (time.perf_counter() - started) * 1000, status, body

@@ -53,7 +53,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from common import REPO, child_env, moot_cmd
+from common import REPO, child_env, moot_cmd, timed_get
 from search_engines import (
     Q,
     haystacks,
@@ -241,23 +241,11 @@ RESULTS = re.compile(r"Results \d+-\d+ of (~?)([0-9]+)")
 HIT = re.compile(r'(?:^|<pre>) *\d+\. <b><a\nhref="([^"]+)/">', re.M)
 
 
-def get(url: str) -> tuple[float, int, bytes]:
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(url, timeout=60) as r:
-            body = r.read()
-            status = r.status
-    except urllib.error.HTTPError as exc:
-        body = exc.read()
-        status = exc.code
-    return (time.perf_counter() - started) * 1000, status, body
-
-
 def pi_search(base: str, name: str, q: str, limit: int = 20) -> tuple[float, int, int, list[str]]:
     """(ms, HTTP status, hits (Xapian's estimate), Message-IDs of this page); public-inbox
     answers 404 when nothing matches."""
     url = f"{base}/{name}/?{urllib.parse.urlencode({'q': q, 'l': str(limit), 'r': '1'})}"
-    ms, status, body = get(url)
+    ms, status, body = timed_get(url)
     text = body.decode(errors="replace")
     m = RESULTS.search(text)
     total = int(m.group(2)) if m else 0
@@ -271,7 +259,7 @@ def moot_search(base: str, q: str, address: str, limit: int = 20) -> tuple[float
                                                                         list[str]]:
     url = (f"{base}/api/v1/search?"
            f"{urllib.parse.urlencode({'q': q, 'list': address, 'limit': str(limit)})}")
-    ms, status, body = get(url)
+    ms, status, body = timed_get(url)
     try:
         doc = json.loads(body)
     except ValueError:

@@ -41,7 +41,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from common import REPO, child_env, free_port, moot_cmd, stop
+from common import REPO, child_env, free_port, moot_cmd, stop, timed_get
 from search_engines import (
     Q,
     haystacks,
@@ -133,15 +133,7 @@ def search(base: str, q: str, limit: int | None = None) -> tuple[float, int, dic
     if limit is not None:
         params["limit"] = str(limit)
     url = f"{base}/api/v1/search?{urllib.parse.urlencode(params)}"
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(url, timeout=60) as r:
-            body = r.read()
-            status = r.status
-    except urllib.error.HTTPError as exc:
-        body = exc.read()
-        status = exc.code
-    ms = (time.perf_counter() - started) * 1000
+    ms, status, body = timed_get(url)
     try:
         doc = json.loads(body)
     except ValueError:
