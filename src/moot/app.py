@@ -44,6 +44,8 @@ class Moot:
         return Search(TantivyIndex(self.settings.data_dir / "index"), feed)
 
     def close(self) -> None:
+        if "search" in self.__dict__:  # opened
+            self.search.index.close()
         self.engine.dispose()
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 BATCH = 1000  # messages, or
 BATCH_BYTES = 8 << 20  # bytes of raw mail: at most ~6 batches are in flight at once
+COMMIT_EVERY = 100_000  # messages between index commits during a long import
 POOL_THRESHOLD = 16 << 20  # input bytes from which parsing moves to a second process
 
 
@@ -93,6 +94,9 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
     to_store: queue.Queue[object] = queue.Queue(maxsize=2)
     total_size = sum(r.size for r in readers)
     indexed: set[int] = set()  # keys handed to the search index
+    next_commit = [COMMIT_EVERY]
+    if search is not None:
+        search.catch_up()  # so that the mark, at the end, speaks for everything below it
     stopping = threading.Event()  # set when the import ends early: the reader stops reading
     counting = threading.Lock()  # the summary's counts are added to from two threads
 
@@ -133,6 +137,11 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
                 if search is not None and result.stored:
                     search.index.add(index_docs(list_id, result))
                     indexed.update(result.stored)
+                    if len(indexed) >= next_commit[0]:
+                        # A long import: make what it stored so far searchable.  The mark
+                        # stays: until the end, everything above it is provisional.
+                        search.index.commit(search.index.last_pk, final=False)
+                        next_commit[0] += COMMIT_EVERY
                 with counting:
                     summary.imported += len(result.stored)
                     summary.duplicates += result.duplicates

@@ -258,7 +258,13 @@ class PostgresIndex:
                 conn.execute(delete(docs_t)
                              .where(docs_t.c.message_pk.in_(keys[start : start + 1000])))
 
-    def commit(self, last_pk: int) -> None:
+    def close(self) -> None:
+        """Nothing held between calls."""
+
+    def discard_above(self, pk: int) -> None:
+        """Nothing to do: adding is an upsert, so re-indexing what lies above the mark is safe."""
+
+    def commit(self, last_pk: int, *, final: bool = True) -> None:  # noqa: ARG002
         """Record that every message up to ``last_pk`` is indexed (what was added already is)."""
         with self.engine.begin() as conn:
             self._set_state(conn, last_pk, keep_higher=True)

@@ -71,6 +71,10 @@ class Search:
         newest = self.feed.newest_pk()
         if newest <= last:
             return 0
+        if not already:
+            # Above the mark everything is provisional: an import that crashed after a
+            # mid-way commit may have left some of it searchable.  Index it all afresh.
+            self.index.discard_above(last)
         total = newest - last
         done = 0
         while True:

@@ -132,19 +132,33 @@ class TantivyIndex:
                 pk=d.pk, list=d.list_id, thread=d.thread_id, date=d.date.replace(tzinfo=UTC),
                 subject=spaced(d.subject), **{"from": spaced(d.sender)}, body=spaced(d.body)))
 
+    def discard_above(self, pk: int) -> None:
+        """Drop documents above the high-water mark: a crash may have left some committed by
+        an import that never finished (they are indexed again by the caller)."""
+        self._w().delete_documents_by_query(Q.range_query(
+            self.schema, "pk", tantivy.FieldType.Integer, pk, None, include_lower=False))
+
     def delete(self, pks: Iterable[int]) -> None:
         w = self._w()
         for pk in pks:
             w.delete_documents_by_term("pk", pk)
 
-    def commit(self, last_pk: int) -> None:
-        """Make what was added searchable and remember how far indexing got."""
+    def commit(self, last_pk: int, *, final: bool = True) -> None:
+        """Make what was added searchable and remember how far indexing got (``final=False``:
+        searchable now, the writer kept for more; the mark may stay where it was)."""
         if self._writer is not None:
             self._writer.commit()
-            self._writer.wait_merging_threads()
-            self._writer = None
+            if final:
+                self._writer.wait_merging_threads()
+                self._writer = None
         self._write_state(max(last_pk, self.last_pk))
         self.index.reload()
+
+    def close(self) -> None:
+        """Let go of the writer (and its lock); what was not committed is dropped."""
+        if self._writer is not None:
+            self._writer.rollback()
+            self._writer = None
 
     def clear(self) -> None:
         w = self._w()
