@@ -32,3 +32,17 @@ class MessageNotFound(MootError):
     def __init__(self, message_id: str) -> None:
         super().__init__(f"no message with Message-ID <{message_id}> in this archive")
         self.message_id = message_id
+
+
+class BadSetting(MootError):
+    """A list setting given a value it cannot take."""
+
+
+class HoldNotFound(MootError):
+    def __init__(self, address: str, hold_id: int) -> None:
+        super().__init__(f"no held post {hold_id} on {address}: `moot held {address}` lists them")
+
+
+class AlreadyDecided(MootError):
+    def __init__(self, hold_id: int, decision: str) -> None:
+        super().__init__(f"held post {hold_id} was already decided ({decision})")
