@@ -1,0 +1,498 @@
+"""The messages a list sends by itself: confirmations, welcomes, command replies, holds.
+
+Why: these go to people who did not write them, often in answer to mail anyone can send, so
+they must be safe and must not start mail loops.  Each builder returns the bytes of a complete
+RFC 5322 message (CRLF line ends), made with :class:`email.message.EmailMessage` under
+:data:`email.policy.SMTP`; every value that ends up in the message is refused with
+:class:`ValueError` if it holds a line break or another control character, so no caller can
+smuggle a header in.  (The one exception: a command's outcome may span lines; it only goes in
+the body.  Text the caller did not write should go through :func:`one_line` first.)
+
+Every notice says it was sent automatically (RFC 3834 ``Auto-Submitted``: ``auto-replied``
+when it answers someone's message, ``auto-generated`` otherwise; plus the older
+``Precedence: bulk`` that vacation programs still look for), names its list (RFC 2919
+``List-Id``, RFC 2369 ``List-Help``) and carries ``X-Loop`` so our own mail coming back can be
+recognised.  Notices come from ``LIST-request@`` (the address that understands commands;
+replies to them are read as commands) or, for moderators, from ``LIST-owner@``.
+
+No line of any notice's body is itself an email command, and commands quoted back in a
+reply start with ``>``, so a reply that quotes a notice runs nothing by accident.
+
+What it won't do: send, choose message ids or clocks, make tokens or URLs (they are passed
+in), translate, render HTML, or write to internationalised addresses (RFC 6531: refused, as
+the relay would need SMTPUTF8).  Texts are short, plain and say what to do next.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from moot.core.commands import help_text
+from moot.core.mailinglist import ListConfig
+from moot.core.member import Member
+
+# Line breaks (including the ones str.splitlines knows) and other control characters.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+_ADDR_SPEC = re.compile(r"^[^\s@<>()\[\]\\,;:\"]+@[^\s@<>()\[\]\\,;:\"]+$")
+_MSG_ID = re.compile(r"^[^\s<>]+@[^\s<>]+$")
+# Characters that may not stand bare in a header phrase (RFC 5322 section 3.2.3 specials).
+_SPECIALS = re.compile(r"[()<>\[\]:;@\\,.\"]+")
+
+
+def _line(name: str, value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError(f"{name} contains a line break or a control character: {value!r}")
+    return value
+
+
+def _address(name: str, value: str) -> str:
+    _line(name, value)
+    if not _ADDR_SPEC.match(value):
+        raise ValueError(f"{name} is not an address like someone@example.org: {value!r}")
+    if not value.isascii():
+        # SMTPUTF8 addresses (RFC 6531) would need an SMTPUTF8 relay all the way; not yet.
+        raise ValueError(f"{name}: addresses with non-ASCII characters are not supported yet")
+    return value
+
+
+def _message_id(name: str, value: str) -> str:
+    _line(name, value)
+    bare = value.strip()
+    if bare.startswith("<") and bare.endswith(">"):
+        bare = bare[1:-1]
+    if not _MSG_ID.match(bare):
+        raise ValueError(f"{name} is not a message id like abc@example.org: {value!r}")
+    return bare
+
+
+def _parent_id(value: str | None) -> str | None:
+    """The id a notice answers, without brackets; None when there is none worth citing.
+
+    Ids from the wild are often malformed; a malformed one only loses the threading headers,
+    it never stops the reply.  Line breaks and control characters are still refused.
+    """
+    if not value:
+        return None
+    bare = _line("in_reply_to", value).strip()
+    if bare.startswith("<") and bare.endswith(">"):
+        bare = bare[1:-1]
+    if not bare or re.search(r"[\s<>]", bare):
+        return None
+    return bare
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """Untrusted text (a decoded subject, a display name) made fit for a notice: line breaks
+    and other control characters become spaces, runs of white space one space, and the text
+    is cut to ``limit`` characters.  The builders refuse such characters rather than guess;
+    a caller passing text it did not write runs it through this first.
+
+    >>> one_line("Re: =?evil?= \\r\\nBcc: eve@example.com\\t x")
+    'Re: =?evil?= Bcc: eve@example.com x'
+    >>> one_line("a" * 10, limit=5)
+    'aaaa…'
+    """
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: max(limit - 1, 0)] + "…"
+
+
+def _when(name: str, value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime (UTC), not {value!r}")
+    return value.astimezone(UTC)
+
+
+def _list_id_phrase(name: str) -> str:
+    if name.isascii():
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # Non-ASCII words become encoded words; the ASCII ones around them must be atoms.
+    return " ".join(_SPECIALS.sub(" ", name).split())
+
+
+def _quoted(text: str) -> str:
+    return f'"{text}"'
+
+
+def _notice(
+    config: ListConfig,
+    to: str,
+    *,
+    subject: str,
+    body: str,
+    message_id: str,
+    date: datetime,
+    replied: bool,
+    in_reply_to: str | None = None,
+    reply_to: str | None = None,
+    from_owner: bool = False,
+) -> bytes:
+    """The common frame of every notice; ``body`` is our own text, already checked."""
+    for name in ("display_name", "address"):
+        _line(f"config.{name}", getattr(config, name))
+    _address("config.address", config.address)
+    _address("to", to)
+    _line("subject", subject)
+    mid = _message_id("message_id", message_id)
+    when = _when("date", date)
+    parent = _parent_id(in_reply_to)
+    if _CONTROL.search(body.replace("\n", " ")):
+        raise ValueError("the text holds a control character")
+
+    msg = EmailMessage(policy=SMTP)
+    sender = config.owner_address if from_owner else config.request_address
+    msg["From"] = Address(display_name=config.name, addr_spec=sender)
+    msg["To"] = Address(addr_spec=to)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = f"<{mid}>"
+    if parent:
+        msg["In-Reply-To"] = f"<{parent}>"
+        msg["References"] = f"<{parent}>"
+    if reply_to:
+        msg["Reply-To"] = Address(addr_spec=_address("reply_to", reply_to))
+    msg["Auto-Submitted"] = "auto-replied" if replied or parent else "auto-generated"
+    msg["Precedence"] = "bulk"
+    msg["X-Loop"] = config.address
+    msg["List-Id"] = f"{_list_id_phrase(config.name)} <{config.list_id}>"
+    msg["List-Help"] = f"<mailto:{config.request_address}?subject=help>"
+    msg.set_content(body, charset="utf-8", cte=None if body.isascii() else "quoted-printable")
+    return msg.as_bytes()
+
+
+def _list_named(config: ListConfig) -> str:
+    return f"{config.name} <{config.address}>"
+
+
+def _expiry(expires: datetime) -> str:
+    return _when("expires", expires).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _confirm(
+    config: ListConfig,
+    to: str,
+    *,
+    action: str,
+    token: str,
+    confirm_address: str,
+    confirm_url: str,
+    expires: datetime,
+    message_id: str,
+    date: datetime,
+    in_reply_to: str | None,
+) -> bytes:
+    _line("token", token)
+    if not token or token.split() != [token]:
+        raise ValueError(f"token must be one word: {token!r}")
+    _address("confirm_address", confirm_address)
+    _line("confirm_url", confirm_url)
+    body = (
+        f"Someone, probably you, asked to {action} {to}\n"
+        f"{'to' if action == 'subscribe' else 'from'} the list {_list_named(config)}.\n"
+        "\n"
+        "To confirm, do one of these:\n"
+        "\n"
+        "  - reply to this message, keeping its subject as it is;\n"
+        f"  - or open this link: {confirm_url}\n"
+        "\n"
+        f"The request expires on {_expiry(expires)}.\n"
+        "\n"
+        "If you did not ask for this, ignore this message: nothing happens\n"
+        "unless you confirm.\n"
+    )
+    return _notice(
+        config, to, subject=f"confirm {token}", body=body, message_id=message_id, date=date,
+        replied=False, in_reply_to=in_reply_to, reply_to=confirm_address,
+    )
+
+
+def confirm_subscribe(
+    config: ListConfig,
+    to: str,
+    *,
+    token: str,
+    confirm_address: str,
+    confirm_url: str,
+    expires: datetime,
+    message_id: str,
+    date: datetime,
+    in_reply_to: str | None = None,
+) -> bytes:
+    """Asks ``to`` to confirm joining the list.
+
+    The subject is ``confirm TOKEN`` and ``Reply-To`` is ``confirm_address``
+    (``LIST-confirm+TOKEN@``), so a plain reply confirms whichever address it reaches.
+    """
+    return _confirm(
+        config, to, action="subscribe", token=token, confirm_address=confirm_address,
+        confirm_url=confirm_url, expires=expires, message_id=message_id, date=date,
+        in_reply_to=in_reply_to,
+    )
+
+
+def confirm_unsubscribe(
+    config: ListConfig,
+    to: str,
+    *,
+    token: str,
+    confirm_address: str,
+    confirm_url: str,
+    expires: datetime,
+    message_id: str,
+    date: datetime,
+    in_reply_to: str | None = None,
+) -> bytes:
+    """Asks ``to`` to confirm leaving the list (same shape as :func:`confirm_subscribe`)."""
+    return _confirm(
+        config, to, action="unsubscribe", token=token, confirm_address=confirm_address,
+        confirm_url=confirm_url, expires=expires, message_id=message_id, date=date,
+        in_reply_to=in_reply_to,
+    )
+
+
+_POSTING = {
+    "open": "Anyone may post.",
+    "members": "Members may post.",
+    "moderated": "Every post is read by a moderator before it goes out.",
+    "announce": "Only the list's owners and moderators post; others' posts are turned down.",
+}
+
+
+def welcome(
+    config: ListConfig,
+    to: str,
+    *,
+    unsubscribe_url: str,
+    message_id: str,
+    date: datetime,
+    archive_url: str | None = None,
+    in_reply_to: str | None = None,
+) -> bytes:
+    """Tells a new member how to post, how to leave and where the archive is."""
+    _line("unsubscribe_url", unsubscribe_url)
+    lines = [f"Welcome to the list {_list_named(config)}.", ""]
+    if config.description.strip():
+        lines += [config.description.strip(), ""]
+    lines += [
+        f"To post, write to {config.address}. {_POSTING.get(config.posting_policy, '')}",
+        "",
+        "To leave the list, open this link:",
+        f"  {unsubscribe_url}",
+        f"or send any message to {config.sub_address('leave')}.",
+    ]
+    if archive_url:
+        _line("archive_url", archive_url)
+        who = " (for members only)" if config.archive_policy == "private" else ""
+        lines += ["", f"Past posts are in the archive{who}:", f"  {archive_url}"]
+    lines += ["", f"For other commands, send 'help' to {config.request_address}."]
+    return _notice(
+        config, to, subject=f"Welcome to {config.name}", body="\n".join(lines) + "\n",
+        message_id=message_id, date=date, replied=False, in_reply_to=in_reply_to,
+    )
+
+
+def goodbye(
+    config: ListConfig,
+    to: str,
+    *,
+    message_id: str,
+    date: datetime,
+    in_reply_to: str | None = None,
+) -> bytes:
+    """Tells someone they have left the list and how to come back."""
+    body = (
+        f"{to} has left the list {_list_named(config)}\n"
+        "and will get no more posts from it.\n"
+        "\n"
+        f"To join again, send any message to {config.sub_address('join')}.\n"
+    )
+    return _notice(
+        config, to, subject=f"You have left {config.name}", body=body,
+        message_id=message_id, date=date, replied=False, in_reply_to=in_reply_to,
+    )
+
+
+def command_results(
+    config: ListConfig,
+    to: str,
+    *,
+    results: Sequence[tuple[str, str]],
+    unknown: Sequence[str] = (),
+    ignored: int = 0,
+    in_reply_to: str | None = None,
+    message_id: str,
+    date: datetime,
+) -> bytes:
+    """The reply to a message to ``LIST-request@``: each command with what came of it.
+
+    ``results`` pairs each command line with its outcome ("You are now subscribed.").  An
+    outcome may span lines (a list of members, the help text): it goes in the body only, never
+    in a header, and line ends are normalised; other control characters are refused.  Commands
+    are quoted with ``>`` so that replying to this runs none of them again.
+    """
+    lines = [f"The results of your email commands to {config.request_address}:", ""]
+    for command, outcome in results:
+        text = outcome.replace("\r\n", "\n").strip("\n")
+        if "\r" in text or _CONTROL.search(text.replace("\n", " ")):
+            raise ValueError(f"outcome contains a control character: {outcome!r}")
+        lines += [f"> {_line('command', command)}", text, ""]
+    if unknown:
+        lines += ["These lines were not understood:", ""]
+        lines += [f"> {_line('unknown line', text)}" for text in unknown]
+        lines.append("")
+    if ignored < 0:
+        raise ValueError("ignored must be 0 or more")
+    if ignored:
+        lines += [f"{ignored} more line{'s were' if ignored != 1 else ' was'} not read.", ""]
+    if not results and not unknown:
+        lines += ["No commands were found in your message.", ""]
+    lines.append(f"For the list of commands, send 'help' to {config.request_address}.")
+    return _notice(
+        config, to, subject="The results of your email commands", body="\n".join(lines) + "\n",
+        message_id=message_id, date=date, replied=True, in_reply_to=in_reply_to,
+    )
+
+
+def help_reply(
+    config: ListConfig,
+    to: str,
+    *,
+    in_reply_to: str | None = None,
+    message_id: str,
+    date: datetime,
+) -> bytes:
+    """The reply to ``help``: :func:`moot.core.commands.help_text`."""
+    return _notice(
+        config, to, subject=f"Help for {config.name}", body=help_text(config),
+        message_id=message_id, date=date, replied=True, in_reply_to=in_reply_to,
+    )
+
+
+def who_reply(
+    config: ListConfig,
+    to: str,
+    *,
+    members: Sequence[Member],
+    in_reply_to: str | None = None,
+    message_id: str,
+    date: datetime,
+) -> bytes:
+    """The reply to ``who``: the members, by address.  Whether ``to`` may see them is the
+    caller's decision."""
+    ordered = sorted(members, key=lambda m: m.email)
+    lines = [f"The list {_list_named(config)} has {len(ordered)} "
+             f"member{'' if len(ordered) == 1 else 's'}:", ""]
+    for member in ordered:
+        notes = [member.role] if member.role != "member" else []
+        if member.delivery == "digest":
+            notes.append("digest")
+        if member.nomail:
+            notes.append("no mail")
+        line = "  " + _line("member email", member.email)
+        if member.name:
+            line += f" ({_line('member name', member.name)})"
+        if notes:
+            line += f" [{', '.join(notes)}]"
+        lines.append(line)
+    return _notice(
+        config, to, subject=f"Members of {config.name}", body="\n".join(lines) + "\n",
+        message_id=message_id, date=date, replied=True, in_reply_to=in_reply_to,
+    )
+
+
+def _reasons(reasons: Sequence[str]) -> list[str]:
+    if not reasons:
+        return []
+    return ["Why:"] + [f"  - {_line('reason', r)}" for r in reasons] + [""]
+
+
+def held_for_moderation(
+    config: ListConfig,
+    to: str,
+    *,
+    subject: str,
+    reasons: Sequence[str],
+    in_reply_to: str | None = None,
+    message_id: str,
+    date: datetime,
+) -> bytes:
+    """Tells an author that their post waits for a moderator, and why."""
+    lines = [
+        f"Your message {_quoted(_line('subject', subject))}",
+        f"to the list {_list_named(config)} waits for a moderator.",
+        "",
+        *_reasons(reasons),
+        "You need not do anything, and please do not send it again: a moderator",
+        "will either send it to the list or turn it down.",
+        "",
+        f"To ask about it, write to {config.owner_address}.",
+    ]
+    return _notice(
+        config, to, subject=f"Your message to {config.name} waits for a moderator",
+        body="\n".join(lines) + "\n", message_id=message_id, date=date, replied=True,
+        in_reply_to=in_reply_to,
+    )
+
+
+def moderator_notice(
+    config: ListConfig,
+    to: str,
+    *,
+    hold_id: int,
+    sender: str,
+    subject: str,
+    reasons: Sequence[str],
+    moderate_url: str,
+    message_id: str,
+    date: datetime,
+) -> bytes:
+    """Tells a moderator or owner that a post is held.  Sent from ``LIST-owner@``."""
+    if isinstance(hold_id, bool) or not isinstance(hold_id, int) or hold_id < 0:
+        raise ValueError(f"hold_id must be a whole number: {hold_id!r}")
+    lines = [
+        f"A post to {_list_named(config)} is held for moderation.",
+        "",
+        f"  From:    {_line('sender', sender)}",
+        f"  Subject: {_line('subject', subject)}",
+        f"  Held as: #{hold_id}",
+        "",
+        *_reasons(reasons),
+        "Approve it, turn it down or discard it here:",
+        f"  {_line('moderate_url', moderate_url)}",
+    ]
+    return _notice(
+        config, to, subject=f"{config.name}: post #{hold_id} waits for approval",
+        body="\n".join(lines) + "\n", message_id=message_id, date=date, replied=False,
+        from_owner=True,
+    )
+
+
+def rejected(
+    config: ListConfig,
+    to: str,
+    *,
+    subject: str,
+    reason: str,
+    in_reply_to: str | None = None,
+    message_id: str,
+    date: datetime,
+) -> bytes:
+    """Tells an author that their post was turned down, and why."""
+    lines = [
+        f"Your message {_quoted(_line('subject', subject))}",
+        f"to the list {_list_named(config)} was not sent to the list.",
+        "",
+        f"Why: {_line('reason', reason)}",
+        "",
+        f"If you think this is a mistake, write to {config.owner_address}.",
+    ]
+    return _notice(
+        config, to, subject=f"Your message to {config.name} was not sent",
+        body="\n".join(lines) + "\n", message_id=message_id, date=date, replied=True,
+        in_reply_to=in_reply_to,
+    )
