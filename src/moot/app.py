@@ -3,6 +3,7 @@ constructs engines, stores and the web application."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,6 +17,9 @@ from moot.storage.db import migrate, open_engine
 from moot.storage.store import Store
 
 if TYPE_CHECKING:
+    from moot.core.address import Recipient
+    from moot.inbound.service import Inbound
+    from moot.membership import Membership
     from moot.search.service import Search
 
 
@@ -43,6 +47,34 @@ class Moot:
 
         return Search(TantivyIndex(self.settings.data_dir / "index"), feed)
 
+    @cached_property
+    def membership(self) -> Membership:
+        from moot.membership import Membership, Urls
+        from moot.storage.site import secret
+
+        with self.engine.begin() as conn:
+            key = secret(conn)
+        return Membership(Urls(self.settings.base_url.rstrip("/")), key)
+
+    @cached_property
+    def inbound(self) -> Inbound:
+        """The posting pipeline; every post it archives is indexed once committed."""
+        from moot.inbound.service import Inbound
+
+        inbound = Inbound(self.engine, self.store, self.membership,
+                          self.settings.base_url.rstrip("/"))
+        inbound.after_commit.append(lambda: self.search.catch_up())
+        return inbound
+
+    def resolve(self, address: str) -> Recipient | None:
+        """Which list and sub-address a recipient address names, if any."""
+        from moot.core.address import parse_recipient
+        from moot.storage.lists import list_addresses
+
+        with self.engine.connect() as conn:
+            known = list_addresses(conn)
+        return parse_recipient(address, known.__contains__)
+
     def close(self) -> None:
         if "search" in self.__dict__:  # opened
             self.search.index.close()
@@ -67,3 +99,39 @@ def init_data_dir(data_dir: Path) -> Settings:
 def build(settings: Settings) -> Moot:
     engine = open_engine(settings.database_url)
     return Moot(settings, engine, Store(engine), Archive(engine))
+
+
+async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | None,
+                relay: tuple[str, int], on_ready: Callable[[], None] | None = None) -> None:
+    """Web, LMTP and the delivery loop in one process, on one event loop, until a signal."""
+    import asyncio
+
+    import uvicorn
+
+    from moot.delivery.sender import Sender
+    from moot.inbound.lmtp import LMTPHandler, make_server
+    from moot.inbound.service import InboundQueue
+    from moot.web.app import create_app
+
+    loop = asyncio.get_running_loop()
+    sender = Sender(moot.engine, relay, moot.membership.unsubscribe_url)
+    moot.inbound.after_commit.append(lambda: loop.call_soon_threadsafe(sender.wake))
+    inbound = InboundQueue(moot.inbound)
+    lmtp_server = None
+    if lmtp is not None:
+        lmtp_server = await loop.create_server(
+            make_server(LMTPHandler(moot.resolve, inbound)), lmtp[0], lmtp[1])
+    web = uvicorn.Server(uvicorn.Config(create_app(moot), host=http[0], port=http[1],
+                                        log_level="warning", lifespan="off"))
+    delivering = asyncio.create_task(sender.run())
+    try:
+        if on_ready is not None:
+            on_ready()
+        await web.serve()
+    finally:
+        delivering.cancel()
+        if lmtp_server is not None:
+            lmtp_server.close()
+            await lmtp_server.wait_closed()
+        await asyncio.to_thread(inbound.close)
+        await sender.close()

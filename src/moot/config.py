@@ -30,6 +30,7 @@ class Settings:
     http: str = "127.0.0.1:8000"
     lmtp: str = "127.0.0.1:8024"
     relay: str = "127.0.0.1:25"
+    admin_token: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -44,9 +45,13 @@ DOCUMENTED: dict[str, str] = {
     "http": "HOST:PORT the web server listens on (moot serve --http overrides it).",
     "lmtp": "HOST:PORT the LMTP server listens on, for the mail server to hand mail to.",
     "relay": "HOST:PORT of the SMTP server outbound mail is handed to.",
+    "admin_token": "A long random secret; REST API calls that change lists, members or held "
+                   "posts must send it as 'Authorization: Bearer TOKEN'. Empty: those calls "
+                   "are refused.",
 }
 
-_ENV = {"database_url": "MOOT_DATABASE_URL", "base_url": "MOOT_BASE_URL", "relay": "MOOT_RELAY"}
+_ENV = {"database_url": "MOOT_DATABASE_URL", "base_url": "MOOT_BASE_URL", "relay": "MOOT_RELAY",
+        "admin_token": "MOOT_ADMIN_TOKEN"}
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -81,7 +86,8 @@ def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Setti
 def example_config() -> str:
     """The commented ``moot.toml`` that ``moot init`` writes: every key, commented out."""
     lines = ["# moot configuration. Every key is optional; the values shown are the defaults.",
-             "# Environment variables MOOT_DATABASE_URL, MOOT_BASE_URL and MOOT_RELAY override",
+             "# Environment variables MOOT_DATABASE_URL, MOOT_BASE_URL, MOOT_RELAY and",
+             "# MOOT_ADMIN_TOKEN override",
              "# this file.", ""]
     defaults = {f.name: f.default for f in fields(Settings)}
     defaults["database_url"] = "sqlite:///<this folder>/moot.sqlite3"

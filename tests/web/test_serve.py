@@ -81,7 +81,8 @@ def test_serve_answers_over_http(moot: Moot, data_dir: Path, tmp_path: Path) -> 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # os.environ carries MOOT_DATABASE_URL (the data_dir fixture sets it): same database.
-    with running(["--data", str(data_dir), "serve", "--http", f"127.0.0.1:{port}"],
+    with running(["--data", str(data_dir), "serve", "--http", f"127.0.0.1:{port}",
+                  "--lmtp", f"127.0.0.1:{free_port()}"],
                  dict(os.environ)) as proc:
         wait_until_up(proc, f"{base}/healthz")
         status, body, headers = get(f"{base}/healthz")
@@ -118,7 +119,8 @@ def test_demo_serves_the_url_it_prints(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if k not in ("MOOT_DATABASE_URL", "MOOT_DATA", "MOOT_BASE_URL")}
     data = tmp_path / "demo"
-    with running(["--data", str(data), "demo", "--http", f"127.0.0.1:{port}"], env) as proc:
+    with running(["--data", str(data), "demo", "--http", f"127.0.0.1:{port}",
+                  "--lmtp", f"127.0.0.1:{free_port()}"], env) as proc:
         assert proc.stdout is not None
         url = proc.stdout.readline().decode().strip()  # printed before serving starts
         assert url == f"http://127.0.0.1:{port}/l/demo@moot.example/"

@@ -346,34 +346,50 @@ def _host_port(value: str, what: str) -> tuple[str, int]:
 def serve(
     ctx: typer.Context,
     http: Annotated[str, typer.Option(help="HOST:PORT for the web archive.")] = "",
+    lmtp: Annotated[str, typer.Option(help="HOST:PORT for the LMTP server.")] = "",
+    relay: Annotated[str, typer.Option(
+        envvar="MOOT_RELAY", help="HOST:PORT of the SMTP server outbound mail goes to.")] = "",
 ) -> None:
-    """Serve the web archive (default 127.0.0.1:8000)."""
+    """Serve the web archive, the LMTP server and delivery, in one process."""
     moot = open_moot(ctx.obj)
     try:  # repair a gap an interrupted import may have left in the search index
         _index(moot, show=sys.stderr.isatty())
     except Exception as exc:  # noqa: BLE001 - e.g. an import holds the index: it will finish it
         err.print(f"warning: the search index was not brought up to date ({exc}); "
                   "run `moot reindex` when no import is running", markup=False)
-    _serve(moot, http or moot.settings.http)
+    _serve(moot, http or moot.settings.http, lmtp or moot.settings.lmtp,
+           relay or moot.settings.relay)
 
 
-def _serve(moot: Moot, http: str) -> None:
-    import uvicorn
+def _serve(moot: Moot, http: str, lmtp: str, relay: str) -> None:
+    import asyncio
 
-    from moot.web.app import create_app
+    from moot.app import serve as serve_all
 
-    host, port = _host_port(http, "--http")
-    err.print(f"moot is serving the archive at http://{host}:{port}/", markup=False)
-    uvicorn.run(create_app(moot), host=host, port=port, log_level="warning")
+    web = _host_port(http, "--http")
+    inbound = _host_port(lmtp, "--lmtp")
+    out = _host_port(relay, "--relay")
+
+    def ready() -> None:
+        err.print(f"moot is serving the archive at http://{web[0]}:{web[1]}/, LMTP on "
+                  f"{inbound[0]}:{inbound[1]}, sending through {out[0]}:{out[1]}", markup=False)
+
+    try:
+        asyncio.run(serve_all(moot, http=web, lmtp=inbound, relay=out, on_ready=ready))
+    except OSError as exc:
+        fail(f"cannot listen: {exc}; choose other ports with --http / --lmtp")
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()
 def demo(
     ctx: typer.Context,
     http: Annotated[str, typer.Option(help="HOST:PORT for the web archive.")] = "127.0.0.1:8000",
+    lmtp: Annotated[str, typer.Option(help="HOST:PORT for the LMTP server.")] = "",
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Set up, do not serve.")] = False,
 ) -> None:
-    """Set up a data folder with a sample list and archive, then serve it."""
+    """Set up a data folder with a sample list, members and archive, then serve it."""
     from moot.importer.run import import_paths
 
     data: Path = ctx.obj
@@ -385,13 +401,34 @@ def demo(
         moot.store.create_list(address, display_name="moot demo",
                                description="A sample discussion, written for moot's demo.")
         row = moot.archive.get_list(address)
+        _demo_members(moot, address)
     with resources.as_file(resources.files("moot.demo") / "sample.mbox") as sample:
         summary = import_paths(moot.store, row.id, [sample], search=moot.search)
     err.print(f"demo list {address}: {summary.imported} new messages", markup=False)
     host, port = _host_port(http, "--http")
     print(f"http://{host}:{port}/l/{address}/", flush=True)
     if not no_serve:
-        _serve(moot, http)
+        _serve(moot, http, lmtp or moot.settings.lmtp, moot.settings.relay)
+
+
+def _demo_members(moot: Moot, address: str) -> None:
+    from moot.core.member import Member
+    from moot.storage.lists import get_config
+    from moot.storage.store import now_utc
+
+    people = [Member("ada@moot.example", role="owner", name="Ada Quill"),
+              Member("basil@moot.example", role="moderator", name="Basil Fenn"),
+              Member("cora@moot.example", name="Cora Lind"),
+              Member("dev@moot.example", delivery="digest", name="Devi Rao")]
+    with moot.engine.begin() as conn:
+        config = get_config(conn, address)
+        assert config is not None
+        for p in people:
+            moot.membership.subscribe_now(conn, config, p, now_utc(), welcome=False)
+
+
+# The list server's commands live in their own module; importing it registers them.
+import moot.cli.listserver  # noqa: E402,F401
 
 
 def main() -> None:
@@ -403,4 +440,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as ``python -m moot.cli.main``: hand over to the module proper, on whose ``app`` the
+    # other command modules register their commands.
+    from moot.cli import main as _module
+
+    _module.main()

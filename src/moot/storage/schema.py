@@ -40,6 +40,14 @@ mailing_lists = Table(
     Column("posting_policy", String(20), nullable=False, default="members"),
     Column("archive_policy", String(20), nullable=False, default="public"),
     Column("created_at", DateTime, nullable=False),
+    # The posting pipeline's settings (moot.core.mailinglist.SETTINGS says what each means).
+    Column("subject_prefix", String(200), nullable=True),  # NULL: "[local-part] "
+    Column("footer", Text, nullable=False, default=""),
+    Column("reply_to", String(20), nullable=False, default="author"),
+    Column("max_size", Integer, nullable=False, default=512_000),
+    Column("content_types", Text, nullable=False, default=""),  # comma-separated
+    Column("max_recipients", Integer, nullable=False, default=10),
+    Column("suspicious_headers", Text, nullable=False, default=""),  # one per line
 )
 
 threads = Table(
@@ -135,6 +143,128 @@ rejects = Table(
     Column("data", LargeBinary, nullable=False),
     Column("received_at", DateTime, nullable=False),
     UniqueConstraint("list_id", "sha256"),
+)
+
+# -- The list server: members, confirmations, held posts, bans, the outbound queue ----------------
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False),  # lower case
+    Column("name", String(300), nullable=False, default=""),
+    Column("role", String(20), nullable=False, default="member"),  # member|moderator|owner
+    Column("delivery", String(20), nullable=False, default="regular"),  # regular|digest
+    Column("nomail", Boolean, nullable=False, default=False),
+    Column("receive_own", Boolean, nullable=False, default=True),
+    Column("moderated", Boolean, nullable=False, default=False),
+    Column("subscribed_at", DateTime, nullable=False),
+    UniqueConstraint("list_id", "email"),
+)
+
+# Double opt-in: a request waits here until its token comes back (by mail or by the web page).
+pending = Table(
+    "pending",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("action", String(20), nullable=False),  # subscribe|unsubscribe
+    Column("delivery", String(20), nullable=False, default="regular"),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Index(None, "list_id", "email"),
+)
+
+# Posts waiting for a moderator: the raw bytes as received and why they wait.
+held = Table(
+    "held",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", String(1000), nullable=False),
+    Column("sender", String(320), nullable=False, default=""),
+    Column("envelope_sender", String(320), nullable=False, default=""),
+    Column("subject", Text, nullable=False, default=""),
+    Column("reasons", Text, nullable=False, default=""),  # one per line
+    Column("received_at", DateTime, nullable=False),
+    Column("codec", String(10), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    # Set once a moderator has decided: approve|reject|discard, by whom, when, why.
+    Column("decision", String(20), nullable=True),
+    Column("decided_by", String(320), nullable=True),
+    Column("decided_at", DateTime, nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Index(None, "list_id", "decision"),
+)
+
+bans = Table(
+    "bans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("pattern", String(320), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("by", String(320), nullable=False, default=""),
+    Column("at", DateTime, nullable=False),
+    Column("expires", DateTime, nullable=True),
+    Column("expulsion", Boolean, nullable=False, default=False),
+    UniqueConstraint("list_id", "pattern"),
+)
+
+# The outbound queue.  A message to send is written once (outbox) in the same transaction as
+# what caused it (an archived post, a confirmation request); each recipient is a row of its own
+# (outbox_recipients) that the sender marks as it goes.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=True),
+    Column("kind", String(20), nullable=False),  # post|notice|forward
+    Column("message_pk", Integer, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True),
+    Column("mail_from", String(320), nullable=False),
+    Column("codec", String(10), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+outbox_recipients = Table(
+    "outbox_recipients",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("outbox_id", Integer, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False),
+    Column("rcpt", String(320), nullable=False),
+    # Add this member's own List-Unsubscribe (RFC 8058) when sending.
+    Column("personal", Boolean, nullable=False, default=False),
+    Column("status", String(20), nullable=False, default="pending"),  # pending|sent|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("sent_at", DateTime, nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "outbox_id"),
+)
+
+# Mail that came back to LIST-bounces@: kept raw for the bounce processor.
+bounces = Table(
+    "bounces",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("token", String(320), nullable=False, default=""),
+    Column("codec", String(10), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("processed", Boolean, nullable=False, default=False),
+)
+
+# Site-wide values every worker must agree on (the secret that signs unsubscribe links).
+site = Table(
+    "site",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
 )
 
 # -- PostgreSQL only: the search engine that several workers share ------------------------------

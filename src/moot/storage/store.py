@@ -102,22 +102,36 @@ class Store:
 
     # -- messages ----------------------------------------------------------------------------
 
-    def known_digests(self, list_id: int, digests: Sequence[bytes]) -> set[bytes]:
+    def known_digests(self, list_id: int, digests: Sequence[bytes],
+                      conn: Connection | None = None) -> set[bytes]:
         """Which of these raw-byte digests the list already holds."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.known_digests(list_id, digests, own)
         found: set[bytes] = set()
-        with self.engine.connect() as conn:
-            for chunk in _chunks(list(digests)):
-                found.update(conn.execute(
-                    select(s.messages.c.sha256).where(s.messages.c.list_id == list_id,
-                                                      s.messages.c.sha256.in_(chunk))).scalars())
+        for chunk in _chunks(list(digests)):
+            found.update(conn.execute(
+                select(s.messages.c.sha256).where(s.messages.c.list_id == list_id,
+                                                  s.messages.c.sha256.in_(chunk))).scalars())
         return found
 
-    def add_messages(self, list_id: int, batch: Sequence[Incoming]) -> BatchResult:
-        """Store a batch in one transaction; returns the new messages' keys in batch order."""
+    def add_messages(self, list_id: int, batch: Sequence[Incoming],
+                     conn: Connection | None = None) -> BatchResult:
+        """Store a batch in one transaction; returns the new messages' keys in batch order.
+
+        With ``conn``, the work joins the caller's transaction (the posting pipeline archives a
+        post and queues its delivery together)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self._add_messages(list_id, batch, own)
+        return self._add_messages(list_id, batch, conn)
+
+    def _add_messages(self, list_id: int, batch: Sequence[Incoming],
+                      conn: Connection) -> BatchResult:
         result = BatchResult()
         fresh: list[Incoming] = []
         seen: set[bytes] = set()
-        known = self.known_digests(list_id, [i.digest for i in batch])
+        known = self.known_digests(list_id, [i.digest for i in batch], conn)
         for item in batch:
             if item.digest in known or item.digest in seen:
                 result.duplicates += 1
@@ -127,34 +141,36 @@ class Store:
         if not fresh:
             return result
         received = now_utc()
-        with self.engine.begin() as conn:
-            thread_of = self._assign_threads(conn, list_id, fresh, received)
-            # _assign_threads has written, so this transaction holds the write lock (SQLite)
-            # or draws from the sequence (PostgreSQL): the keys cannot collide.
-            keys = _reserve_ids(conn, s.messages, len(fresh))
-            rows = [_message_row(k, list_id, item, thread_of[n], received)
-                    for n, (k, item) in enumerate(zip(keys, fresh, strict=True))]
-            _bulk_insert(conn, s.messages, _MESSAGE_COLUMNS, rows)
-            _bulk_insert(conn, s.raw_messages, ("message_pk", "codec", "data"), [
-                (k, CODEC, data)
-                for k, data in zip(keys, _compressed(fresh), strict=True)])
-            _bulk_insert(
-                conn, s.attachments, ("message_pk", "position", "filename", "content_type", "size"),
-                [(k, a.position, a.filename, a.content_type, a.size)
-                 for k, item in zip(keys, fresh, strict=True) for a in item.parsed.attachments])
+        thread_of = self._assign_threads(conn, list_id, fresh, received)
+        # _assign_threads has written, so this transaction holds the write lock (SQLite)
+        # or draws from the sequence (PostgreSQL): the keys cannot collide.
+        keys = _reserve_ids(conn, s.messages, len(fresh))
+        rows = [_message_row(k, list_id, item, thread_of[n], received)
+                for n, (k, item) in enumerate(zip(keys, fresh, strict=True))]
+        _bulk_insert(conn, s.messages, _MESSAGE_COLUMNS, rows)
+        _bulk_insert(conn, s.raw_messages, ("message_pk", "codec", "data"), [
+            (k, CODEC, data)
+            for k, data in zip(keys, _compressed(fresh), strict=True)])
+        _bulk_insert(
+            conn, s.attachments, ("message_pk", "position", "filename", "content_type", "size"),
+            [(k, a.position, a.filename, a.content_type, a.size)
+             for k, item in zip(keys, fresh, strict=True) for a in item.parsed.attachments])
         result.stored, result.threads, result.items = keys, thread_of, list(fresh)
         return result
 
-    def add_reject(self, list_id: int, raw: bytes, source: str, reason: str) -> bool:
+    def add_reject(self, list_id: int, raw: bytes, source: str, reason: str,
+                   conn: Connection | None = None) -> bool:
         """Keep bytes that are not a message at all, with the reason.  False if already kept."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.add_reject(list_id, raw, source, reason, own)
         digest = sha256(raw)
-        with self.engine.begin() as conn:
-            if conn.execute(select(s.rejects.c.id).where(
-                    s.rejects.c.list_id == list_id, s.rejects.c.sha256 == digest)).first():
-                return False
-            conn.execute(insert(s.rejects), {
-                "list_id": list_id, "sha256": digest, "source": source, "reason": reason,
-                "codec": CODEC, "data": compress_many([raw])[0], "received_at": now_utc()})
+        if conn.execute(select(s.rejects.c.id).where(
+                s.rejects.c.list_id == list_id, s.rejects.c.sha256 == digest)).first():
+            return False
+        conn.execute(insert(s.rejects), {
+            "list_id": list_id, "sha256": digest, "source": source, "reason": reason,
+            "codec": CODEC, "data": compress_many([raw])[0], "received_at": now_utc()})
         return True
 
     # -- threading ---------------------------------------------------------------------------

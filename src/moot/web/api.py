@@ -64,6 +64,10 @@ def create_api(moot: Moot) -> FastAPI:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(results.as_json())
 
+    from moot.web.admin_api import router as admin_router
+
+    api.state.moot = moot
+    api.include_router(admin_router)
     return api
 
 

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from moot import __version__
 from moot.app import Moot
 from moot.core.address import obfuscate
-from moot.web import api, archive
+from moot.web import api, archive, subscription
 
 HERE = Path(__file__).parent
 
@@ -69,6 +69,7 @@ def create_app(moot: Moot) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.mount("/api/v1", api.create_api(moot))
     app.include_router(archive.router)
+    app.include_router(subscription.router)
     return app
 
 

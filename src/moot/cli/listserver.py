@@ -1,0 +1,223 @@
+"""``moot list set|delete``, ``moot member``, ``moot inject``, ``moot held``, ``moot moderate``:
+the list server's commands, thin wrappers over the services the LMTP server and the web use."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from moot.cli.main import JsonOpt, app, emit_json, err, fail, list_app, open_moot
+from moot.core.errors import MootError
+from moot.core.mailinglist import SETTINGS, ListConfig
+from moot.core.member import ROLES, Member
+from moot.storage import held as held_store
+from moot.storage import lists as list_store
+from moot.storage import members as member_store
+from moot.storage.store import now_utc
+
+member_app = typer.Typer(no_args_is_help=True, help="Subscribe, unsubscribe and list members.")
+app.add_typer(member_app, name="member")
+
+
+def config_json(config: ListConfig) -> dict[str, object]:
+    doc: dict[str, object] = {"address": config.address}
+    for name in SETTINGS:
+        value = getattr(config, name)
+        doc[name] = list(value) if isinstance(value, tuple) else value
+    doc["subject_prefix"] = config.prefix
+    return doc
+
+
+def _config(moot: object, address: str) -> ListConfig:
+    with moot.engine.connect() as conn:  # type: ignore[attr-defined]
+        config = list_store.get_config(conn, address)
+    if config is None:
+        fail(f"no list {address!r}: see `moot list ls`")
+    return config
+
+
+@list_app.command("set")
+def list_set(
+    ctx: typer.Context,
+    address: str,
+    assignments: Annotated[list[str], typer.Argument(help="NAME=VALUE, e.g. reply_to=list")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a list's settings (`moot list show ADDR` shows them; docs/lists.md explains)."""
+    changes: dict[str, str] = {}
+    for a in assignments:
+        name, eq, value = a.partition("=")
+        if not eq:
+            fail(f"write each setting as NAME=VALUE (got {a!r}); names: {', '.join(SETTINGS)}")
+        changes[name.strip()] = value.replace("\\n", "\n")
+    moot = open_moot(ctx.obj)
+    try:
+        with moot.engine.begin() as conn:
+            config = list_store.update_settings(conn, address, changes)
+    except MootError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(config_json(config))
+    else:
+        print(f"updated {config.address}: {', '.join(changes)}")
+
+
+@list_app.command("delete")
+def list_delete(
+    ctx: typer.Context,
+    address: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Really delete, archive included.")] = False,
+) -> None:
+    """Delete a list with its members, held posts and archive."""
+    moot = open_moot(ctx.obj)
+    config = _config(moot, address)
+    if not yes:
+        fail(f"this deletes {config.address} and its whole archive; "
+             f"run `moot list delete {config.address} --yes` to go ahead")
+    with moot.engine.begin() as conn:
+        list_store.delete_list(conn, config.address)
+    print(f"deleted {config.address}")
+
+
+# -- members -------------------------------------------------------------------------------------
+
+@member_app.command("add")
+def member_add(
+    ctx: typer.Context,
+    address: str,
+    emails: Annotated[list[str], typer.Argument(help="Addresses to subscribe.")],
+    role: Annotated[str, typer.Option(help="member|moderator|owner")] = "member",
+    digest: Annotated[bool, typer.Option("--digest", help="Digest delivery.")] = False,
+    no_confirm: Annotated[bool, typer.Option(
+        "--no-confirm", help="Subscribe at once instead of mailing a confirmation.")] = False,
+) -> None:
+    """Subscribe addresses (a confirmation request by email unless --no-confirm)."""
+    from moot.core.address import valid_email
+
+    if role not in ROLES:
+        fail(f"unknown role {role!r}: choose member, moderator or owner")
+    bad = [e for e in emails if not valid_email(e)]
+    if bad:
+        fail(f"{bad[0]!r} is not an email address")
+    moot = open_moot(ctx.obj)
+    config = _config(moot, address)
+    now = now_utc()
+    with moot.engine.begin() as conn:
+        for email in emails:
+            email = email.strip().lower()
+            if no_confirm:
+                added = moot.membership.subscribe_now(conn, config, Member(
+                    email, role=role, delivery="digest" if digest else "regular"), now)
+                print(f"{email}: {'subscribed' if added else 'already subscribed'}")
+            else:
+                print(f"{email}: " + moot.membership.request_subscribe(
+                    conn, config, email, now, delivery="digest" if digest else "regular"))
+                if role != "member":
+                    err.print(f"note: {email} joins as a member once confirmed; give the role "
+                              f"with --no-confirm", markup=False)
+
+
+@member_app.command("rm")
+def member_rm(ctx: typer.Context, address: str, email: str) -> None:
+    """Unsubscribe an address at once."""
+    moot = open_moot(ctx.obj)
+    config = _config(moot, address)
+    with moot.engine.begin() as conn:
+        if not moot.membership.unsubscribe_now(conn, config, email, now_utc()):
+            fail(f"{email} is not subscribed to {config.address}")
+    print(f"{email.lower()}: unsubscribed")
+
+
+@member_app.command("ls")
+def member_ls(ctx: typer.Context, address: str, as_json: JsonOpt = False) -> None:
+    """The list's members."""
+    moot = open_moot(ctx.obj)
+    config = _config(moot, address)
+    with moot.engine.connect() as conn:
+        everyone = member_store.all_members(conn, config.id)
+    if as_json:
+        emit_json({"members": [
+            {"email": x.email, "role": x.role, "delivery": x.delivery, "nomail": x.nomail,
+             "receive_own": x.receive_own, "moderated": x.moderated} for x in everyone]})
+        return
+    for x in everyone:
+        print(f"{x.email}\t{x.role}\t{x.delivery}{'  (no mail)' if x.nomail else ''}")
+
+
+# -- the posting pipeline ------------------------------------------------------------------------
+
+@app.command()
+def inject(
+    ctx: typer.Context,
+    address: str,
+    file: Annotated[Path | None, typer.Argument(help="The message (default: stdin).")] = None,
+    sender: Annotated[str, typer.Option(
+        "--sender", help="Envelope sender (default: the From address).")] = "",
+) -> None:
+    """Run one message through the posting pipeline as if it came by LMTP; prints the outcome.
+
+    ADDRESS may be the list or one of its sub-addresses (LIST-request@, LIST-join@...)."""
+    from moot.core.parse import parse_message
+
+    raw = file.read_bytes() if file else sys.stdin.buffer.read()
+    moot = open_moot(ctx.obj)
+    target = moot.resolve(address)
+    if target is None:
+        fail(f"no list or list sub-address {address!r}: see `moot list ls`")
+    if not sender:
+        sender = parse_message(raw).from_addr if raw.strip() else ""
+    from moot.inbound.service import Job
+
+    with moot.engine.begin() as conn:
+        outcome = moot.inbound.handle(conn, Job(sender, target, raw))
+    if outcome.message_pk is not None:
+        moot.search.catch_up()
+    print(outcome.line())
+    if outcome.status in ("rejected", "failed"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def held(ctx: typer.Context, address: str, as_json: JsonOpt = False) -> None:
+    """Posts waiting for a moderator."""
+    moot = open_moot(ctx.obj)
+    config = _config(moot, address)
+    with moot.engine.connect() as conn:
+        rows = held_store.waiting(conn, config.id)
+    docs = [{"id": r.id, "message_id": r.message_id, "from": r.sender, "subject": r.subject,
+             "reasons": [x for x in r.reasons.split("\n") if x],
+             "received": r.received_at.isoformat() + "Z"} for r in rows]
+    if as_json:
+        emit_json({"held": docs})
+        return
+    if not docs:
+        print(f"nothing is held on {config.address}")
+    for d in docs:
+        print(f"{d['id']}\t{d['from']}\t{d['subject']}\t({'; '.join(d['reasons'])})")
+
+
+@app.command()
+def moderate(
+    ctx: typer.Context,
+    address: str,
+    hold_id: int,
+    decision: Annotated[str, typer.Argument(help="approve|reject|discard")],
+    reason: Annotated[str, typer.Option(help="Told to the author on reject.")] = "",
+) -> None:
+    """Approve, reject or discard one held post."""
+    if decision not in ("approve", "reject", "discard"):
+        fail(f"unknown decision {decision!r}: approve, reject or discard")
+    moot = open_moot(ctx.obj)
+    config = _config(moot, address)
+    try:
+        with moot.engine.begin() as conn:
+            outcome = moot.inbound.moderate(conn, config, hold_id, decision, by="cli",
+                                            reason=reason)
+    except MootError as exc:
+        fail(str(exc))
+    if outcome.message_pk is not None:
+        moot.search.catch_up()
+    print(f"{hold_id}: {decision} -> {outcome.line()}")

@@ -1,0 +1,177 @@
+"""Hands queued mail to the relay (``moot serve --relay``) and marks each recipient done.
+
+One loop per process: it claims what is due from :mod:`moot.storage.outbox`, sends each message
+over one kept-open SMTP connection (aiosmtplib), one transaction per message, or per recipient
+when the copy is personal (each member's own List-Unsubscribe link, RFC 8058), and records the
+result.  A recipient the relay refuses for now waits and is tried again; one it refuses for good
+is marked failed.  Whatever was handed over but not yet marked when the process died is sent
+again at start-up (at least once; the delivery issue makes it exactly once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiosmtplib
+from sqlalchemy import Engine
+
+from moot.core.decorate import personalize
+from moot.core.mailinglist import ListConfig
+from moot.storage import outbox
+from moot.storage.lists import get_config_by_id
+from moot.storage.store import now_utc
+
+log = logging.getLogger("moot.delivery")
+
+
+class RelayDown(Exception):
+    """The relay cannot be reached at all: every queued row waits, none is charged."""
+
+    done: tuple[list[int], list[tuple[int, str, bool]]] = ([], [])
+
+
+@dataclass
+class Sender:
+    engine: Engine
+    relay: tuple[str, int]
+    unsubscribe_url: Callable[[ListConfig, str], str]
+    batch: int = 500
+    idle_wait: float = 5.0
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _smtp: aiosmtplib.SMTP | None = None
+    _configs: dict[int, ListConfig] = field(default_factory=dict)
+
+    def wake(self) -> None:
+        """Something was queued: look now (call from the event loop's thread)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        pause = 1.0
+        while True:
+            try:
+                sent = await self.run_once()
+                pause = 1.0
+            except RelayDown as exc:
+                # Not the recipients' fault: nothing is marked; wait longer each time.
+                log.warning("%s; trying again in %.0f s", exc, pause)
+                await self.close()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 60.0)
+                continue
+            except Exception:  # noqa: BLE001 - keep the loop alive; the rows stay queued
+                log.exception("delivery pass failed")
+                sent = 0
+            if sent == 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.idle_wait)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        """One pass over what is due; the number of recipients handled."""
+        def claim() -> list[outbox.Delivery]:
+            with self.engine.connect() as conn:
+                return outbox.due(conn, now_utc(), self.batch)
+        deliveries = await asyncio.to_thread(claim)
+        done = 0
+        for d in deliveries:
+            try:
+                sent, retry = await self._send(d)
+            except RelayDown as exc:
+                await asyncio.to_thread(self._record, *exc.done)
+                raise
+            await asyncio.to_thread(self._record, sent, retry)
+            done += len(d.recipients)
+        if not deliveries:
+            await self.close()
+        return done
+
+    def _record(self, sent: list[int], retry: list[tuple[int, str, bool]]) -> None:
+        now = now_utc()
+        with self.engine.begin() as conn:
+            outbox.mark_sent(conn, sent, now)
+            for rid, error, permanent in retry:
+                outbox.mark_retry(conn, [rid], error, now, permanent=permanent)
+
+    def _config(self, list_id: int | None) -> ListConfig | None:
+        if list_id is None:
+            return None
+        if list_id not in self._configs:
+            with self.engine.connect() as conn:
+                config = get_config_by_id(conn, list_id)
+            if config is None:
+                return None
+            self._configs[list_id] = config
+        return self._configs[list_id]
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        if self._smtp is None or not self._smtp.is_connected:
+            smtp = aiosmtplib.SMTP(hostname=self.relay[0], port=self.relay[1], timeout=60,
+                                   start_tls=False)
+            try:
+                await smtp.connect()
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                raise RelayDown(f"cannot reach the relay {self.relay[0]}:{self.relay[1]} "
+                                f"({exc}); check `moot serve --relay`") from exc
+            self._smtp = smtp
+        return self._smtp
+
+    async def close(self) -> None:
+        if self._smtp is not None and self._smtp.is_connected:
+            try:
+                await self._smtp.quit()
+            except aiosmtplib.SMTPException:
+                pass
+        self._smtp = None
+
+    async def _send(self, d: outbox.Delivery
+                    ) -> tuple[list[int], list[tuple[int, str, bool]]]:
+        sent: list[int] = []
+        retry: list[tuple[int, str, bool]] = []
+        config = self._config(d.list_id)
+        personal = [r for r in d.recipients if r[2] and config is not None]
+        shared = [r for r in d.recipients if not (r[2] and config is not None)]
+        groups: list[tuple[bytes, list[tuple[int, str, bool]]]] = []
+        if shared:
+            groups.append((d.data, shared))
+        for r in personal:
+            assert config is not None
+            data = personalize(d.data, unsubscribe_url=self.unsubscribe_url(config, r[1]),
+                               unsubscribe_mailto=f"mailto:{config.sub_address('leave')}")
+            groups.append((data, [r]))
+        for data, rcpts in groups:
+            try:
+                smtp = await self._connection()
+            except RelayDown as exc:
+                exc.done = (sent, retry)  # what this message got before the relay went away
+                raise
+            try:
+                errors, _ = await smtp.sendmail(d.mail_from, [r[1] for r in rcpts], data)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                refused = {e.recipient: e for e in exc.recipients}
+                for r in rcpts:
+                    e = refused.get(r[1])
+                    retry.append((r[0], str(e) if e else str(exc),
+                                  bool(e and 500 <= e.code < 600)))
+                continue
+            except aiosmtplib.SMTPResponseException as exc:
+                for r in rcpts:
+                    retry.append((r[0], f"{exc.code} {exc.message}", 500 <= exc.code < 600))
+                await self.close()
+                continue
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                for r in rcpts:
+                    retry.append((r[0], f"relay {self.relay[0]}:{self.relay[1]}: {exc}", False))
+                await self.close()
+                continue
+            for r in rcpts:
+                err = errors.get(r[1])
+                if err is None:
+                    sent.append(r[0])
+                else:
+                    retry.append((r[0], f"{err.code} {err.message}", 500 <= err.code < 600))
+        return sent, retry

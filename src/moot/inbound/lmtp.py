@@ -1,0 +1,86 @@
+"""The LMTP server (RFC 2033) the mail server hands list mail to.
+
+A thin adapter: RCPT TO is checked against our lists and their sub-addresses (an unknown one
+is refused there, with 550, so nothing bounces later to a forged sender); after DATA each
+recipient gets its own reply (RFC 2033 section 4.2), computed by :mod:`moot.inbound.service`
+and committed to the database before the reply is written.  A client that goes away in the
+middle of DATA never reaches the handler: nothing is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import Envelope, Session
+
+from moot.core.address import Recipient
+from moot.inbound.service import InboundQueue, Job, Outcome
+
+log = logging.getLogger("moot.lmtp")
+
+MAX_MESSAGE = 40 * 1024 * 1024  # bytes; larger ones get 552 during DATA (per-list limits hold)
+
+
+def reply(outcome: Outcome) -> str:
+    """The LMTP reply line for one recipient (RFC 3463 enhanced codes).
+
+    >>> reply(Outcome("held", ("not a member",)))
+    '250 2.1.5 held for moderation: not a member'
+    >>> reply(Outcome("rejected", ("mail loop",)))
+    '550 5.7.1 mail loop'
+    """
+    text = "; ".join(outcome.reasons) or outcome.detail
+    text = " ".join(text.split())[:400]  # one line, never anything a client could misread
+    if outcome.status == "accepted":
+        return "250 2.0.0 " + (text or "accepted")
+    if outcome.status == "held":
+        return "250 2.1.5 held for moderation: " + text
+    if outcome.status == "rejected":
+        if text.startswith("not an email message"):
+            return "554 5.6.0 " + text
+        return "550 5.7.1 " + text
+    return "451 4.3.0 " + (text or "temporary failure; try again later")
+
+
+class LMTPHandler:
+    """aiosmtpd handler: ``resolve`` maps a recipient address to a list sub-address."""
+
+    def __init__(self, resolve: Callable[[str], Recipient | None], inbound: InboundQueue) -> None:
+        self.resolve = resolve
+        self.inbound = inbound
+
+    async def handle_RCPT(self, server: LMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        try:
+            target = await asyncio.to_thread(self.resolve, address)
+        except Exception:  # noqa: BLE001 - the database is down: the mail server retries
+            log.exception("cannot look up %s", address)
+            return "451 4.3.0 cannot look up the recipient now; try again later"
+        if target is None:
+            return f"550 5.1.1 <{address}>: no such list here"
+        envelope.rcpt_tos.append(address)
+        targets: list[Recipient] = envelope.__dict__.setdefault("moot_targets", [])
+        targets.append(target)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: LMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        sender = envelope.mail_from or ""
+        targets: list[Recipient] = envelope.__dict__.get("moot_targets", [])
+        futures = [asyncio.wrap_future(self.inbound.submit(Job(sender, t, raw)))
+                   for t in targets]
+        outcomes = await asyncio.gather(*futures)
+        return "\r\n".join(reply(o) for o in outcomes)
+
+
+def make_server(handler: LMTPHandler) -> Callable[[], LMTP]:
+    """The protocol factory for ``loop.create_server``."""
+    def factory() -> LMTP:
+        return LMTP(handler, data_size_limit=MAX_MESSAGE, enable_SMTPUTF8=True,
+                    decode_data=False, ident="moot LMTP")
+    return factory

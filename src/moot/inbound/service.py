@@ -1,0 +1,339 @@
+"""What happens to one piece of mail that reached one of our addresses.
+
+The LMTP server and ``moot inject`` both hand mail here, as a :class:`Job` (envelope sender,
+the parsed recipient, raw bytes).  This module does the looking up (the list, the sender's
+membership, bans), asks the core what to do (:func:`moot.core.policy.decide`), and writes the
+result: the archived post and its queued delivery, a held post and its notices, a subscription
+request, a bounce kept for later — each in one transaction, committed before the caller answers
+250.  Nothing here speaks SMTP.
+
+Writes go through one thread (:class:`InboundQueue`): SQLite has one writer anyway, and jobs
+that arrive together are committed together (one fsync for many posts).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, insert
+from sqlalchemy.engine import Connection
+
+from moot.core import notices
+from moot.core.address import Recipient
+from moot.core.ban import first_match
+from moot.core.commands import HELP_TEXT, parse_commands
+from moot.core.decorate import decorate
+from moot.core.errors import AlreadyDecided, HoldNotFound
+from moot.core.mailinglist import ListConfig
+from moot.core.message import ParsedMessage
+from moot.core.parse import not_mail_reason, parse_message
+from moot.core.policy import Situation, decide, post_from_bytes
+from moot.membership import Membership, aware, new_message_id
+from moot.storage import held, outbox
+from moot.storage import members as m
+from moot.storage import schema as s
+from moot.storage.codec import CODEC, compress_many
+from moot.storage.lists import get_config
+from moot.storage.store import Incoming, Store, now_utc, sha256
+
+log = logging.getLogger("moot.inbound")
+
+
+@dataclass(frozen=True)
+class Job:
+    envelope_sender: str
+    recipient: Recipient
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one job, for the sender's mail server (and ``moot inject``)."""
+
+    status: str  # accepted | held | rejected | failed
+    reasons: tuple[str, ...] = ()
+    detail: str = ""
+    message_pk: int | None = None
+
+    def line(self) -> str:
+        """``accepted``, ``held: REASON; REASON`` or ``rejected: REASON`` (the contract)."""
+        if self.status == "accepted":
+            return "accepted"
+        return f"{self.status}: " + "; ".join(self.reasons or (self.detail,))
+
+
+def _auto_reply_allowed(envelope_sender: str, headers: dict[str, str]) -> bool:
+    """RFC 3834: never answer the null sender, automatic mail or mail from a list."""
+    if not envelope_sender or envelope_sender == "<>":
+        return False
+    auto = headers.get("auto-submitted", "no").strip().lower()
+    precedence = headers.get("precedence", "").strip().lower()
+    return auto in ("", "no") and precedence not in ("bulk", "junk", "list")
+
+
+def _header_map(raw: bytes) -> dict[str, str]:
+    from moot.core.headers import pick_headers
+
+    return pick_headers(raw, _AUTO_HEADERS)
+
+
+_AUTO_HEADERS = (b"auto-submitted", b"precedence")
+
+
+@dataclass
+class Inbound:
+    engine: Engine
+    store: Store
+    membership: Membership
+    base_url: str
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def handle(self, conn: Connection, job: Job) -> Outcome:
+        now = now_utc()
+        config = get_config(conn, job.recipient.list_address)
+        if config is None:
+            return Outcome("rejected", (f"no list {job.recipient.list_address} here",))
+        kind = job.recipient.kind
+        if kind == "bounces":
+            conn.execute(insert(s.bounces), {
+                "list_id": config.id, "token": job.recipient.token, "codec": CODEC,
+                "data": compress_many([job.raw])[0], "received_at": now, "processed": False})
+            return Outcome("accepted", detail="bounce kept")
+        reason = not_mail_reason(job.raw)
+        if reason is not None:
+            self.store.add_reject(config.id, job.raw, f"lmtp:{kind}", reason, conn=conn)
+            return Outcome("rejected", (f"not an email message ({reason})",))
+        parsed = parse_message(job.raw)
+        if kind == "post":
+            return self._post(conn, config, job, parsed, now)
+        if kind == "owner":
+            return self._to_owners(conn, config, job, parsed, now)
+        return self._request(conn, config, job, parsed, now)
+
+    # -- posts -------------------------------------------------------------------------------
+
+    def _post(self, conn: Connection, config: ListConfig, job: Job, parsed: ParsedMessage,
+              now: datetime) -> Outcome:
+        post = post_from_bytes(job.raw, envelope_sender=job.envelope_sender.lower(),
+                               body_text=parsed.body_text)
+        sender = post.sender or post.envelope_sender
+        member = m.get_member(conn, config.id, sender) if sender else None
+        patterns = m.ban_patterns(conn, config.id, now)
+        ban = first_match(patterns, sender) or first_match(patterns, post.envelope_sender)
+        verdict = decide(post, config, Situation(member=member, ban=ban))
+        reasons = tuple(r.text for r in verdict.reasons)
+        if verdict.action == "reject":
+            return Outcome("rejected", reasons)
+        if verdict.action == "hold":
+            hid = held.hold(conn, list_id=config.id, message_id=parsed.message_id, sender=sender,
+                            envelope_sender=post.envelope_sender, subject=parsed.subject,
+                            reasons=list(reasons), raw=job.raw, now=now)
+            self._notify_hold(conn, config, job, parsed, sender, hid, list(reasons), now)
+            return Outcome("held", reasons)
+        return self.distribute(conn, config, job.raw, parsed, sender, now)
+
+    def distribute(self, conn: Connection, config: ListConfig, raw: bytes,
+                   parsed: ParsedMessage, sender: str, now: datetime) -> Outcome:
+        """Archive an accepted post and queue it for every member who gets it now."""
+        pk: int | None = None
+        if config.archive_policy != "none":
+            result = self.store.add_messages(config.id, [Incoming(raw, parsed, sha256(raw))],
+                                             conn=conn)
+            if not result.stored:
+                # The same bytes again: a mail server resending after a lost 250.  It was
+                # archived and queued the first time; doing it again would deliver it twice.
+                return Outcome("accepted", detail="already accepted")
+            pk = result.stored[0]
+        data = decorate(raw, config, base_url=self.base_url, message_id=parsed.message_id,
+                        archived=pk is not None)
+        rcpts = m.post_recipients(conn, config.id, sender.lower())
+        outbox.enqueue(conn, list_id=config.id, kind="post", mail_from=config.bounces_address,
+                       data=data, recipients=[(r, True) for r in rcpts], now=now,
+                       message_pk=pk)
+        return Outcome("accepted", message_pk=pk)
+
+    def _notify_hold(self, conn: Connection, config: ListConfig, job: Job,
+                     parsed: ParsedMessage, sender: str, hold_id: int, reasons: list[str],
+                     now: datetime) -> None:
+        send = self.membership._send
+        if sender and _auto_reply_allowed(job.envelope_sender, _header_map(job.raw)):
+            send(conn, config, sender, notices.held_for_moderation(
+                config, sender, subject=notices.one_line(parsed.subject), reasons=reasons,
+                in_reply_to=parsed.message_id, message_id=new_message_id(config),
+                date=aware(now)), now)
+        for mod in m.moderators(conn, config.id):
+            send(conn, config, mod.email, notices.moderator_notice(
+                config, mod.email, hold_id=hold_id,
+                sender=notices.one_line(sender) or "(unknown sender)",
+                subject=notices.one_line(parsed.subject), reasons=reasons,
+                moderate_url=self.membership.urls.held(config, hold_id),
+                message_id=new_message_id(config), date=aware(now)), now)
+
+    def _to_owners(self, conn: Connection, config: ListConfig, job: Job, parsed: ParsedMessage,
+                   now: datetime) -> Outcome:
+        owners = [o.email for o in m.owners(conn, config.id)]
+        if not owners:
+            # Nobody to forward to: keep it where a moderator will see it.
+            held.hold(conn, list_id=config.id, message_id=parsed.message_id,
+                      sender=parsed.from_addr, envelope_sender=job.envelope_sender,
+                      subject=parsed.subject, raw=job.raw, now=now,
+                      reasons=["mail for the list's owners, but the list has no owner"])
+            return Outcome("held", ("the list has no owner yet",))
+        outbox.enqueue(conn, list_id=config.id, kind="forward", mail_from=config.bounces_address,
+                       data=job.raw, recipients=owners, now=now)
+        return Outcome("accepted", detail="forwarded to the owners")
+
+    # -- moderation ---------------------------------------------------------------------------
+
+    def moderate(self, conn: Connection, config: ListConfig, hold_id: int, decision: str, *,
+                 by: str, reason: str = "", now: datetime | None = None) -> Outcome:
+        """approve (deliver and archive as if it had passed), reject (tell the author why) or
+        discard (drop silently) one held post; each decision is recorded once."""
+        if decision not in ("approve", "reject", "discard"):
+            raise ValueError(f"unknown decision {decision!r}: approve, reject or discard")
+        now = now or now_utc()
+        row = held.get_held(conn, config.id, hold_id)
+        if row is None:
+            raise HoldNotFound(config.address, hold_id)
+        if row.decision is not None or not held.decide(conn, hold_id, decision=decision, by=by,
+                                                       reason=reason, now=now):
+            raise AlreadyDecided(hold_id, row.decision or "just now")
+        raw = held.raw_of(row)
+        if decision == "approve":
+            return self.distribute(conn, config, raw, parse_message(raw), row.sender, now)
+        if decision == "reject":
+            if row.sender and _auto_reply_allowed(row.envelope_sender, _header_map(raw)):
+                self.membership._send(conn, config, row.sender, notices.rejected(
+                    config, row.sender, subject=notices.one_line(row.subject),
+                    reason=reason or "a moderator declined it", in_reply_to=row.message_id,
+                    message_id=new_message_id(config), date=aware(now)), now)
+            return Outcome("rejected", (reason or "rejected by a moderator",))
+        return Outcome("discarded", (reason or "discarded by a moderator",))
+
+    # -- requests: LIST-request, -join, -leave, -confirm ------------------------------------------
+
+    def _request(self, conn: Connection, config: ListConfig, job: Job, parsed: ParsedMessage,
+                 now: datetime) -> Outcome:
+        headers = _header_map(job.raw)
+        who = parsed.from_addr.lower() or job.envelope_sender.lower()
+        kind = job.recipient.kind
+        if kind == "confirm":
+            done = self.membership.confirm(conn, job.recipient.token, now)
+            return Outcome("accepted", detail="confirmed" if done else "unknown or expired token")
+        if not who:
+            return Outcome("rejected", ("no sender address to answer",))
+        if kind == "join":
+            text = self.membership.request_subscribe(conn, config, who, now)
+            return Outcome("accepted", detail=text)
+        if kind == "leave":
+            text = self.membership.request_unsubscribe(conn, config, who, now)
+            return Outcome("accepted", detail=text)
+        # LIST-request: email commands, each answered in one reply.
+        parsed_cmds = parse_commands(parsed.subject, parsed.body_text)
+        results: list[tuple[str, str]] = []
+        for cmd in parsed_cmds.commands:
+            results.append((cmd.line, self._command(conn, config, who, cmd.name, cmd.args, now)))
+        if not results and not parsed_cmds.unknown:
+            results.append(("(no command found)", HELP_TEXT(config)))
+        if _auto_reply_allowed(job.envelope_sender, headers):
+            self.membership._send(conn, config, who, notices.command_results(
+                config, who, results=results, unknown=parsed_cmds.unknown,
+                ignored=parsed_cmds.ignored, in_reply_to=parsed.message_id,
+                message_id=new_message_id(config), date=aware(now)), now)
+        return Outcome("accepted", detail=f"{len(results)} command(s)")
+
+    def _command(self, conn: Connection, config: ListConfig, who: str, name: str,
+                 args: tuple[str, ...], now: datetime) -> str:
+        ms = self.membership
+        if name == "subscribe":
+            delivery = "digest" if "digest" in args else "regular"
+            return ms.request_subscribe(conn, config, who, now, delivery=delivery)
+        if name == "unsubscribe":
+            return ms.request_unsubscribe(conn, config, who, now)
+        if name == "confirm":
+            done = ms.confirm(conn, args[0] if args else "", now)
+            if done is None:
+                return "that confirmation token is unknown or has expired"
+            return f"confirmed: {done[1]} {done[2]}"
+        if name == "who":
+            member = m.get_member(conn, config.id, who)
+            if member is None or member.role != "owner":
+                return "only the list's owners may ask who is subscribed"
+            everyone = m.all_members(conn, config.id)
+            return f"{len(everyone)} members:\n" + "\n".join(
+                f"  {x.email} ({x.role}, {x.delivery}{', no mail' if x.nomail else ''})"
+                for x in everyone)
+        return HELP_TEXT(config)
+
+
+class InboundQueue:
+    """One writer thread; jobs that wait together are committed together.
+
+    ``submit`` may be called from any thread; it returns a future per job.  When a batch's
+    transaction fails, each of its jobs is tried again alone, so one bad job cannot take the
+    others with it; a job that fails alone gets ``failed`` (the mail server will try again).
+    """
+
+    def __init__(self, inbound: Inbound, *, max_batch: int = 64) -> None:
+        self.inbound = inbound
+        self.max_batch = max_batch
+        self._q: queue.Queue[tuple[Job, Future[Outcome]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="moot-inbound", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job) -> Future[Outcome]:
+        fut: Future[Outcome] = Future()
+        self._q.put((job, fut))
+        return fut
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._q.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._process(batch)
+            if stop:
+                return
+
+    def _process(self, batch: list[tuple[Job, Future[Outcome]]]) -> None:
+        try:
+            with self.inbound.engine.begin() as conn:
+                outcomes = [self.inbound.handle(conn, job) for job, _ in batch]
+        except Exception:  # noqa: BLE001 - retried one by one below
+            if len(batch) == 1:
+                log.exception("inbound job failed")
+                batch[0][1].set_result(Outcome("failed", ("temporary failure; try again",)))
+                return
+            for item in batch:
+                self._process([item])
+            return
+        for callback in self.inbound.after_commit:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - the posts are safe; indexing catches up later
+                log.exception("after-commit step failed")
+        for (_, fut), outcome in zip(batch, outcomes, strict=True):
+            fut.set_result(outcome)

@@ -1,0 +1,142 @@
+"""Joining and leaving a list, the same way by email, by the web page, the CLI and the API.
+
+Double opt-in: a request by mail or on the web creates a pending confirmation with a random
+token and sends it to the address; the subscription happens only when the token comes back
+(a reply, a mail to LIST-confirm+TOKEN@, or the web page), before it expires.  The CLI and the
+API may subscribe at once (``--no-confirm``): their callers are the list's administrators.
+
+Every function takes the caller's connection: what it changes and the mail it queues are one
+transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import make_msgid
+from urllib.parse import quote
+
+from sqlalchemy.engine import Connection
+
+from moot.core import notices
+from moot.core.mailinglist import ListConfig
+from moot.core.member import DELIVERY_MODES, ROLES, Member
+from moot.core.tokens import unsubscribe_token
+from moot.storage import members as m
+from moot.storage import outbox
+from moot.storage.lists import get_config_by_id
+
+CONFIRM_FOR = timedelta(days=3)
+
+
+def new_message_id(config: ListConfig) -> str:
+    return make_msgid(domain=config.domain)[1:-1]
+
+
+def aware(now: datetime) -> datetime:
+    return now.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Where the web pages are (links in the mail the list sends)."""
+
+    base_url: str
+
+    def list_home(self, config: ListConfig) -> str:
+        return f"{self.base_url}/l/{quote(config.address)}/"
+
+    def confirm(self, token: str) -> str:
+        return f"{self.base_url}/confirm/{token}"
+
+    def unsubscribe(self, config: ListConfig, token: str) -> str:
+        return f"{self.base_url}/l/{quote(config.address)}/unsubscribe/{token}"
+
+    def held(self, config: ListConfig, hold_id: int) -> str:
+        return f"{self.base_url}/l/{quote(config.address)}/held/{hold_id}"
+
+
+class Membership:
+    def __init__(self, urls: Urls, secret: bytes) -> None:
+        self.urls = urls
+        self.secret = secret
+
+    def unsubscribe_url(self, config: ListConfig, email: str) -> str:
+        return self.urls.unsubscribe(config, unsubscribe_token(self.secret, config.address, email))
+
+    def _send(self, conn: Connection, config: ListConfig, to: str, data: bytes,
+              now: datetime) -> None:
+        outbox.enqueue(conn, list_id=config.id, kind="notice", mail_from=config.bounces_address,
+                       data=data, recipients=[to], now=now)
+
+    # -- requests that need a confirmation ------------------------------------------------
+
+    def request_subscribe(self, conn: Connection, config: ListConfig, email: str, now: datetime,
+                          *, delivery: str = "regular") -> str:
+        """Send a confirmation request; returns what happened, for the person who asked."""
+        email = email.strip().lower()
+        if delivery not in DELIVERY_MODES:
+            delivery = "regular"
+        if m.get_member(conn, config.id, email) is not None:
+            return f"{email} is already subscribed to {config.address}"
+        token = secrets.token_urlsafe(24)
+        m.add_pending(conn, token=token, list_id=config.id, email=email, action="subscribe",
+                      delivery=delivery, now=now, expires=now + CONFIRM_FOR)
+        self._send(conn, config, email, notices.confirm_subscribe(
+            config, email, token=token, confirm_address=config.sub_address(f"confirm+{token}"),
+            confirm_url=self.urls.confirm(token), expires=aware(now + CONFIRM_FOR),
+            message_id=new_message_id(config), date=aware(now)), now)
+        return f"a confirmation request was sent to {email}"
+
+    def request_unsubscribe(self, conn: Connection, config: ListConfig, email: str,
+                            now: datetime) -> str:
+        email = email.strip().lower()
+        if m.get_member(conn, config.id, email) is None:
+            return f"{email} is not subscribed to {config.address}"
+        token = secrets.token_urlsafe(24)
+        m.add_pending(conn, token=token, list_id=config.id, email=email, action="unsubscribe",
+                      delivery="regular", now=now, expires=now + CONFIRM_FOR)
+        self._send(conn, config, email, notices.confirm_unsubscribe(
+            config, email, token=token, confirm_address=config.sub_address(f"confirm+{token}"),
+            confirm_url=self.urls.confirm(token), expires=aware(now + CONFIRM_FOR),
+            message_id=new_message_id(config), date=aware(now)), now)
+        return f"a confirmation request was sent to {email}"
+
+    def confirm(self, conn: Connection, token: str, now: datetime
+                ) -> tuple[ListConfig, str, str] | None:
+        """Carry out the request a token confirms: (list, action, email), or None when the
+        token is unknown, used or expired."""
+        row = m.take_pending(conn, token.strip(), now)
+        if row is None:
+            return None
+        config = get_config_by_id(conn, row.list_id)
+        if config is None:
+            return None
+        if row.action == "subscribe":
+            self.subscribe_now(conn, config, Member(row.email, delivery=row.delivery), now)
+        else:
+            self.unsubscribe_now(conn, config, row.email, now)
+        return config, row.action, row.email
+
+    # -- at once ------------------------------------------------------------------------------
+
+    def subscribe_now(self, conn: Connection, config: ListConfig, member: Member, now: datetime,
+                      *, welcome: bool = True) -> bool:
+        if member.role not in ROLES:
+            raise ValueError(f"unknown role {member.role!r}")
+        added = m.add_member(conn, config.id, member, now)
+        if added and welcome:
+            self._send(conn, config, member.email, notices.welcome(
+                config, member.email, unsubscribe_url=self.unsubscribe_url(config, member.email),
+                archive_url=self.urls.list_home(config) if config.archive_policy != "none"
+                else None, message_id=new_message_id(config), date=aware(now)), now)
+        return added
+
+    def unsubscribe_now(self, conn: Connection, config: ListConfig, email: str, now: datetime,
+                        *, goodbye: bool = True) -> bool:
+        removed = m.remove_member(conn, config.id, email)
+        if removed and goodbye:
+            self._send(conn, config, email.lower(), notices.goodbye(
+                config, email.lower(), message_id=new_message_id(config), date=aware(now)), now)
+        return removed

@@ -1,0 +1,106 @@
+"""Members, pending confirmations and bans, each function on an open connection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from moot.core.member import Member
+from moot.storage import schema as s
+
+
+def _member(row: Row[Any]) -> Member:
+    return Member(email=row.email, role=row.role, delivery=row.delivery, nomail=row.nomail,
+                  receive_own=row.receive_own, moderated=row.moderated, name=row.name)
+
+
+def get_member(conn: Connection, list_id: int, email: str) -> Member | None:
+    row = conn.execute(select(s.members).where(s.members.c.list_id == list_id,
+                                               s.members.c.email == email.lower())).first()
+    return _member(row) if row else None
+
+
+def all_members(conn: Connection, list_id: int) -> list[Member]:
+    return [_member(r) for r in conn.execute(
+        select(s.members).where(s.members.c.list_id == list_id).order_by(s.members.c.email))]
+
+
+def moderators(conn: Connection, list_id: int) -> list[Member]:
+    return [_member(r) for r in conn.execute(
+        select(s.members).where(s.members.c.list_id == list_id,
+                                s.members.c.role.in_(("moderator", "owner")))
+        .order_by(s.members.c.email))]
+
+
+def owners(conn: Connection, list_id: int) -> list[Member]:
+    return [m for m in moderators(conn, list_id) if m.role == "owner"]
+
+
+def post_recipients(conn: Connection, list_id: int, sender: str) -> list[str]:
+    """Who gets a post now: regular-delivery members with mail on (the sender only if they
+    asked for their own posts)."""
+    q = select(s.members.c.email, s.members.c.receive_own).where(
+        s.members.c.list_id == list_id, s.members.c.delivery == "regular",
+        s.members.c.nomail.is_(False)).order_by(s.members.c.email)
+    return [e for e, own in conn.execute(q) if own or e != sender]
+
+
+def add_member(conn: Connection, list_id: int, member: Member, now: datetime) -> bool:
+    """Subscribe; False (and nothing changed) when already a member."""
+    if get_member(conn, list_id, member.email) is not None:
+        return False
+    conn.execute(insert(s.members), {
+        "list_id": list_id, "email": member.email.lower(), "name": member.name,
+        "role": member.role, "delivery": member.delivery, "nomail": member.nomail,
+        "receive_own": member.receive_own, "moderated": member.moderated,
+        "subscribed_at": now})
+    return True
+
+
+def update_member(conn: Connection, list_id: int, email: str, **changes: Any) -> bool:
+    done = conn.execute(update(s.members).where(
+        s.members.c.list_id == list_id, s.members.c.email == email.lower()).values(**changes))
+    return done.rowcount > 0
+
+
+def remove_member(conn: Connection, list_id: int, email: str) -> bool:
+    done = conn.execute(delete(s.members).where(s.members.c.list_id == list_id,
+                                                s.members.c.email == email.lower()))
+    return done.rowcount > 0
+
+
+# -- pending confirmations ----------------------------------------------------------------------
+
+def add_pending(conn: Connection, *, token: str, list_id: int, email: str, action: str,
+                delivery: str, now: datetime, expires: datetime) -> None:
+    # One open request per address and action: a second request replaces the first.
+    conn.execute(delete(s.pending).where(s.pending.c.list_id == list_id,
+                                         s.pending.c.email == email.lower(),
+                                         s.pending.c.action == action))
+    conn.execute(insert(s.pending), {
+        "token": token, "list_id": list_id, "email": email.lower(), "action": action,
+        "delivery": delivery, "created_at": now, "expires_at": expires})
+
+
+def take_pending(conn: Connection, token: str, now: datetime) -> Row[Any] | None:
+    """The request a token confirms, removed; None if unknown or expired."""
+    row = conn.execute(select(s.pending).where(s.pending.c.token == token)).first()
+    if row is None:
+        return None
+    conn.execute(delete(s.pending).where(s.pending.c.token == token))
+    return row if row.expires_at > now else None
+
+
+def purge_expired(conn: Connection, now: datetime) -> int:
+    return conn.execute(delete(s.pending).where(s.pending.c.expires_at <= now)).rowcount
+
+
+# -- bans ---------------------------------------------------------------------------------------
+
+def ban_patterns(conn: Connection, list_id: int, now: datetime) -> list[str]:
+    return list(conn.execute(select(s.bans.c.pattern).where(
+        s.bans.c.list_id == list_id,
+        or_(s.bans.c.expires.is_(None), s.bans.c.expires > now))).scalars())

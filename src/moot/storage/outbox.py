@@ -1,0 +1,107 @@
+"""The outbound queue: messages to send, one row per recipient, marked as the sender goes.
+
+A message is queued in the same transaction as what caused it (an archived post, a
+confirmation request), so a crash can never leave a post archived but undelivered, or a
+confirmation promised but never sent.  The sender claims due rows, hands them to the relay and
+marks them sent; one it could not hand over waits and is tried again later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from moot.storage import schema as s
+from moot.storage.codec import CODEC, compress_many, decode
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One queued message and the recipients of it that are due now."""
+
+    outbox_id: int
+    list_id: int | None
+    kind: str
+    mail_from: str
+    data: bytes
+    recipients: tuple[tuple[int, str, bool], ...]  # (row id, address, personal)
+
+
+def enqueue(conn: Connection, *, list_id: int | None, kind: str, mail_from: str, data: bytes,
+            recipients: Sequence[str | tuple[str, bool]], now: datetime,
+            message_pk: int | None = None) -> int | None:
+    """Queue ``data`` for each recipient (``(address, personal)`` pairs or bare addresses).
+    Nothing is queued for no recipients."""
+    rcpts = [(r, False) if isinstance(r, str) else r for r in recipients]
+    if not rcpts:
+        return None
+    oid = int(conn.execute(insert(s.outbox).returning(s.outbox.c.id), {
+        "list_id": list_id, "kind": kind, "message_pk": message_pk, "mail_from": mail_from,
+        "codec": CODEC, "data": compress_many([data])[0], "created_at": now}).scalar_one())
+    conn.execute(insert(s.outbox_recipients), [
+        {"outbox_id": oid, "rcpt": r, "personal": p, "status": "pending", "attempts": 0,
+         "next_attempt_at": now} for r, p in rcpts])
+    return oid
+
+
+def due(conn: Connection, now: datetime, limit: int = 500) -> list[Delivery]:
+    """Pending recipients whose time has come, grouped by message, oldest first."""
+    rows = conn.execute(
+        select(s.outbox_recipients.c.id, s.outbox_recipients.c.outbox_id,
+               s.outbox_recipients.c.rcpt, s.outbox_recipients.c.personal)
+        .where(s.outbox_recipients.c.status == "pending",
+               s.outbox_recipients.c.next_attempt_at <= now)
+        .order_by(s.outbox_recipients.c.id).limit(limit)).all()
+    by_outbox: dict[int, list[tuple[int, str, bool]]] = {}
+    for r in rows:
+        by_outbox.setdefault(r.outbox_id, []).append((r.id, r.rcpt, r.personal))
+    if not by_outbox:
+        return []
+    messages = {m.id: m for m in conn.execute(
+        select(s.outbox).where(s.outbox.c.id.in_(list(by_outbox))))}
+    return [Delivery(oid, messages[oid].list_id, messages[oid].kind, messages[oid].mail_from,
+                     decode(messages[oid].codec, messages[oid].data), tuple(rcpts))
+            for oid, rcpts in by_outbox.items()]
+
+
+def mark_sent(conn: Connection, ids: Sequence[int], now: datetime) -> None:
+    if ids:
+        conn.execute(update(s.outbox_recipients)
+                     .where(s.outbox_recipients.c.id == bindparam("rid"))
+                     .values(status="sent", sent_at=now,
+                             attempts=s.outbox_recipients.c.attempts + 1),
+                     [{"rid": i} for i in ids])
+
+
+# Waits between attempts; after the last, the recipient is marked failed.
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
+                timedelta(hours=2), timedelta(hours=8), timedelta(hours=24))
+
+
+def mark_retry(conn: Connection, ids: Sequence[int], error: str, now: datetime,
+               *, permanent: bool = False) -> None:
+    """Note a failed attempt: try again later, or give up after the last delay (or at once
+    when the relay said the failure is permanent)."""
+    for rid in ids:
+        attempts = conn.execute(select(s.outbox_recipients.c.attempts)
+                                .where(s.outbox_recipients.c.id == rid)).scalar_one() + 1
+        failed = permanent or attempts > len(RETRY_DELAYS)
+        wait = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+        conn.execute(update(s.outbox_recipients).where(s.outbox_recipients.c.id == rid).values(
+            attempts=attempts, last_error=error[:2000],
+            status="failed" if failed else "pending", next_attempt_at=now + wait))
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    return {status: int(n) for status, n in conn.execute(
+        select(s.outbox_recipients.c.status, func.count()).group_by(
+            s.outbox_recipients.c.status))}
+
+
+def next_due(conn: Connection) -> datetime | None:
+    return conn.execute(select(func.min(s.outbox_recipients.c.next_attempt_at)).where(
+        s.outbox_recipients.c.status == "pending")).scalar()
