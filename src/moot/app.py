@@ -96,8 +96,9 @@ def init_data_dir(data_dir: Path) -> Settings:
     return settings
 
 
-def build(settings: Settings) -> Moot:
-    engine = open_engine(settings.database_url)
+def build(settings: Settings, *, durable: bool = False) -> Moot:
+    """``durable``: for the server, which promises mail servers that what it took is kept."""
+    engine = open_engine(settings.database_url, durable=durable)
     return Moot(settings, engine, Store(engine), Archive(engine))
 
 

@@ -163,7 +163,7 @@ def inject(
     from moot.core.parse import parse_message
 
     raw = file.read_bytes() if file else sys.stdin.buffer.read()
-    moot = open_moot(ctx.obj)
+    moot = open_moot(ctx.obj, durable=True)  # a pipe from the mail server: exit 0 means kept
     target = moot.resolve(address)
     if target is None:
         fail(f"no list or list sub-address {address!r}: see `moot list ls`")

@@ -41,7 +41,7 @@ def fail(message: str) -> NoReturn:
 _opened: list[Moot] = []  # closed when the command ends (see main_options)
 
 
-def open_moot(data: Path) -> Moot:
+def open_moot(data: Path, *, durable: bool = False) -> Moot:
     """The data folder's moot, or a clear error if it was never initialised."""
     try:
         settings = load_settings(data)
@@ -49,7 +49,7 @@ def open_moot(data: Path) -> Moot:
         fail(str(exc))
     if settings.is_sqlite and not (data / "moot.toml").exists():
         fail(f"{data} is not a moot data folder yet: run `moot --data {data} init` first")
-    moot = build(settings)
+    moot = build(settings, durable=durable)
     _opened.append(moot)
     try:
         behind = pending_migrations(moot.engine)
@@ -351,7 +351,7 @@ def serve(
         envvar="MOOT_RELAY", help="HOST:PORT of the SMTP server outbound mail goes to.")] = "",
 ) -> None:
     """Serve the web archive, the LMTP server and delivery, in one process."""
-    moot = open_moot(ctx.obj)
+    moot = open_moot(ctx.obj, durable=True)
     try:  # repair a gap an interrupted import may have left in the search index
         _index(moot, show=sys.stderr.isatty())
     except Exception as exc:  # noqa: BLE001 - e.g. an import holds the index: it will finish it
