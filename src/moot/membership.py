@@ -28,6 +28,9 @@ from moot.storage import outbox
 from moot.storage.lists import get_config_by_id
 
 CONFIRM_FOR = timedelta(days=3)
+# A second request for the same address within this time sends no second mail: a form or a
+# script cannot be used to flood someone's mailbox with confirmation requests.
+RESEND_AFTER = timedelta(minutes=10)
 
 
 def new_message_id(config: ListConfig) -> str:
@@ -80,6 +83,8 @@ class Membership:
             delivery = "regular"
         if m.get_member(conn, config.id, email) is not None:
             return f"{email} is already subscribed to {config.address}"
+        if m.recent_pending(conn, config.id, email, "subscribe", now - RESEND_AFTER):
+            return f"a confirmation request was sent to {email} a few minutes ago"
         token = secrets.token_urlsafe(24)
         m.add_pending(conn, token=token, list_id=config.id, email=email, action="subscribe",
                       delivery=delivery, now=now, expires=now + CONFIRM_FOR)
@@ -94,6 +99,8 @@ class Membership:
         email = email.strip().lower()
         if m.get_member(conn, config.id, email) is None:
             return f"{email} is not subscribed to {config.address}"
+        if m.recent_pending(conn, config.id, email, "unsubscribe", now - RESEND_AFTER):
+            return f"a confirmation request was sent to {email} a few minutes ago"
         token = secrets.token_urlsafe(24)
         m.add_pending(conn, token=token, list_id=config.id, email=email, action="unsubscribe",
                       delivery="regular", now=now, expires=now + CONFIRM_FOR)

@@ -131,6 +131,46 @@ def member_rm(ctx: typer.Context, address: str, email: str) -> None:
     print(f"{email.lower()}: unsubscribed")
 
 
+@member_app.command("set")
+def member_set(
+    ctx: typer.Context,
+    address: str,
+    email: str,
+    role: Annotated[str | None, typer.Option(help="member|moderator|owner")] = None,
+    delivery: Annotated[str | None, typer.Option(help="regular|digest")] = None,
+    nomail: Annotated[bool | None, typer.Option(
+        "--nomail/--mail", help="Stop (or resume) mail; still a member who may post.")] = None,
+    receive_own: Annotated[bool | None, typer.Option(
+        "--receive-own/--no-receive-own", help="Get a copy of one's own posts.")] = None,
+    moderated: Annotated[bool | None, typer.Option(
+        "--moderated/--unmoderated", help="Hold this member's posts for a moderator.")] = None,
+) -> None:
+    """Change one member's options."""
+    from moot.core.member import DELIVERY_MODES
+
+    changes: dict[str, object] = {}
+    if role is not None:
+        if role not in ROLES:
+            fail(f"unknown role {role!r}: choose member, moderator or owner")
+        changes["role"] = role
+    if delivery is not None:
+        if delivery not in DELIVERY_MODES:
+            fail(f"unknown delivery {delivery!r}: choose regular or digest")
+        changes["delivery"] = delivery
+    for name, value in (("nomail", nomail), ("receive_own", receive_own),
+                        ("moderated", moderated)):
+        if value is not None:
+            changes[name] = value
+    if not changes:
+        fail("say what to change, e.g. --digest, --nomail, --role moderator")
+    moot = open_moot(ctx.obj)
+    config = _config(moot, address)
+    with moot.engine.begin() as conn:
+        if not member_store.update_member(conn, config.id, email, **changes):
+            fail(f"{email} is not subscribed to {config.address}")
+    print(f"{email.lower()}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
 @member_app.command("ls")
 def member_ls(ctx: typer.Context, address: str, as_json: JsonOpt = False) -> None:
     """The list's members."""

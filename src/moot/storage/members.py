@@ -85,6 +85,14 @@ def add_pending(conn: Connection, *, token: str, list_id: int, email: str, actio
         "delivery": delivery, "created_at": now, "expires_at": expires})
 
 
+def recent_pending(conn: Connection, list_id: int, email: str, action: str,
+                   since: datetime) -> bool:
+    """Whether the same request was made (and mailed) since ``since``."""
+    return conn.execute(select(s.pending.c.token).where(
+        s.pending.c.list_id == list_id, s.pending.c.email == email.lower(),
+        s.pending.c.action == action, s.pending.c.created_at > since)).first() is not None
+
+
 def take_pending(conn: Connection, token: str, now: datetime) -> Row[Any] | None:
     """The request a token confirms, removed; None if unknown or expired."""
     row = conn.execute(select(s.pending).where(s.pending.c.token == token)).first()

@@ -149,6 +149,28 @@ def add_member(request: Request, address: str,
                          else "already subscribed"}, status_code=201 if added else 200)
 
 
+_MEMBER_OPTIONS = {"role": ROLES, "delivery": DELIVERY_MODES, "nomail": (True, False),
+                   "receive_own": (True, False), "moderated": (True, False)}
+
+
+@router.patch("/lists/{address}/members/{email}", dependencies=admin)
+def change_member(request: Request, address: str, email: str, doc: JsonBody) -> dict[str, Any]:
+    """``{"role"?, "delivery"?, "nomail"?, "receive_own"?, "moderated"?}``."""
+    moot = _moot(request)
+    config = _config(moot, address)
+    for k, v in doc.items():
+        allowed = _MEMBER_OPTIONS.get(k, ())
+        if v not in allowed or (allowed == (True, False)) != isinstance(v, bool):
+            raise HTTPException(400, f"{k}: not a member option, or not one of its values; "
+                                     f"options: {', '.join(_MEMBER_OPTIONS)}")
+    with moot.engine.begin() as conn:
+        if not doc or not member_store.update_member(conn, config.id, email, **doc):
+            raise HTTPException(404, f"{email} is not subscribed to {config.address}")
+        member = member_store.get_member(conn, config.id, email)
+    assert member is not None
+    return _member_json(member)
+
+
 @router.delete("/lists/{address}/members/{email}", dependencies=admin)
 def remove_member(request: Request, address: str, email: str) -> dict[str, Any]:
     moot = _moot(request)

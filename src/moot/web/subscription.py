@@ -61,11 +61,32 @@ def subscribe(request: Request, address: str, email: str = Form(""), digest: str
                      error="That is not an email address; write it as name@example.org.")
     moot = _moot(request)
     with moot.engine.begin() as conn:
-        text = moot.membership.request_subscribe(
-            conn, config, email, now_utc(), delivery="digest" if digest else "regular")
+        moot.membership.request_subscribe(conn, config, email, now_utc(),
+                                          delivery="digest" if digest else "regular")
+    # The same words whether or not the address is already a member: this page must not tell
+    # anyone who is subscribed.
     return _page(request, "done.html", lst=config, title="Check your mail",
-                 message=f"{text}. Follow the link in it, or reply to it, to join "
+                 message=f"Unless {email.strip().lower()} is already subscribed, a message is "
+                         f"on its way to it. Follow the link in it, or reply to it, to join "
                          f"{config.name}. Nothing happens if you ignore it.")
+
+
+@router.post("/l/{address}/leave", response_class=HTMLResponse)
+def leave(request: Request, address: str, email: str = Form(""),
+          csrf: str = Form("")) -> HTMLResponse:
+    """Leave without a link at hand: a confirmation goes to the address."""
+    forms.check(request, csrf)
+    config = _config(request, address)
+    if not valid_email(email):
+        return _page(request, "subscribe.html", 400, lst=config, leave_email=email,
+                     csrf=forms.form_token(request),
+                     error="That is not an email address; write it as name@example.org.")
+    moot = _moot(request)
+    with moot.engine.begin() as conn:
+        moot.membership.request_unsubscribe(conn, config, email, now_utc())
+    return _page(request, "done.html", lst=config, title="Check your mail",
+                 message=f"If {email.strip().lower()} is subscribed, a message is on its way "
+                         f"to it; follow the link in it to leave {config.name}.")
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
