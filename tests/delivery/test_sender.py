@@ -1,0 +1,103 @@
+"""The sender against a real SMTP server on 127.0.0.1: what it hands over is marked sent, a
+refusal for now waits, a refusal for good fails, and a relay that is down costs nobody an
+attempt."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from moot.app import Moot
+from moot.core.mailinglist import ListConfig
+from moot.delivery.sender import RelayDown, Sender
+from moot.storage import outbox
+from moot.storage import schema as s
+from moot.storage.store import now_utc
+from tests.web.test_serve import free_port
+
+MESSAGE = b"From: dev-request@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+class Relay:
+    """Accepts everyone except the addresses it was told to refuse."""
+
+    def __init__(self, refuse: dict[str, str]) -> None:
+        self.refuse = refuse
+        self.got: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.got.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def rows(moot: Moot) -> dict[str, tuple[str, int]]:
+    with moot.engine.connect() as conn:
+        return {r.rcpt: (r.status, r.attempts) for r in conn.execute(
+            select(s.outbox_recipients.c.rcpt, s.outbox_recipients.c.status,
+                   s.outbox_recipients.c.attempts))}
+
+
+def queue(moot: Moot, list_id: int, rcpts: list[str | tuple[str, bool]]) -> None:
+    with moot.engine.begin() as conn:
+        outbox.enqueue(conn, list_id=list_id, kind="notice", mail_from="dev-bounces@example.org",
+                       data=MESSAGE, recipients=rcpts, now=now_utc())
+
+
+def sender(moot: Moot, port: int) -> Sender:
+    def url(config: ListConfig, email: str) -> str:
+        return f"http://x/l/{config.address}/unsubscribe/{email}"
+    return Sender(moot.engine, ("127.0.0.1", port), url)
+
+
+def once(snd: Sender) -> int:
+    async def go() -> int:
+        try:
+            return await snd.run_once()
+        finally:
+            await snd.close()
+    return asyncio.run(go())
+
+
+def test_sent_refused_for_now_and_for_good(moot: Moot) -> None:
+    lid = moot.store.create_list("dev@example.org")
+    relay = Relay({"gone@example.org": "550 5.1.1 no such user",
+                   "full@example.org": "452 4.2.2 mailbox full"})
+    port = free_port()
+    ctl = Controller(relay, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        queue(moot, lid, ["ok@example.org", "gone@example.org", "full@example.org",
+                          ("me@example.org", True)])
+        done = once(sender(moot, port))
+    finally:
+        ctl.stop()
+    assert done == 4
+    assert rows(moot) == {"ok@example.org": ("sent", 1), "me@example.org": ("sent", 1),
+                          "gone@example.org": ("failed", 1), "full@example.org": ("pending", 1)}
+    personal = next(d for _, r, d in relay.got if r == ["me@example.org"])
+    assert b"List-Unsubscribe: <http://x/l/dev@example.org/unsubscribe/me@example.org>" \
+        in personal
+    assert all(f == "dev-bounces@example.org" for f, _, _ in relay.got)
+    # The one refused for now is not due again before its wait is over...
+    with moot.engine.connect() as conn:
+        assert outbox.due(conn, now_utc()) == []
+        later = outbox.due(conn, now_utc() + timedelta(minutes=2))
+    assert [r[1] for d in later for r in d.recipients] == ["full@example.org"]
+
+
+def test_relay_down_charges_nobody(moot: Moot) -> None:
+    lid = moot.store.create_list("dev@example.org")
+    queue(moot, lid, ["ok@example.org"])
+    with pytest.raises(RelayDown, match="cannot reach the relay"):
+        once(sender(moot, free_port()))
+    assert rows(moot) == {"ok@example.org": ("pending", 0)}
