@@ -56,9 +56,6 @@ class Urls:
     def unsubscribe(self, config: ListConfig, token: str) -> str:
         return f"{self.base_url}/l/{quote(config.address)}/unsubscribe/{token}"
 
-    def held(self, config: ListConfig, hold_id: int) -> str:
-        return f"{self.base_url}/l/{quote(config.address)}/held/{hold_id}"
-
 
 class Membership:
     def __init__(self, urls: Urls, secret: bytes) -> None:

@@ -362,3 +362,19 @@ def test_a_confirmation_token_must_be_one_word() -> None:
         build("confirm_subscribe", token="abc def")
     with pytest.raises(ValueError):
         build("confirm_subscribe", token="")
+
+
+def test_moderator_notice_without_a_page_says_the_command() -> None:
+    import email as _email
+    from datetime import UTC, datetime
+
+    from moot.core.mailinglist import ListConfig
+    from moot.core.notices import moderator_notice
+
+    raw = moderator_notice(ListConfig("dev@example.org"), "mod@example.org", hold_id=7,
+                           sender="eve@example.org", subject="Offer", reasons=["not a member"],
+                           moderate_url="", message_id="n@example.org",
+                           date=datetime(2026, 1, 1, tzinfo=UTC))
+    body = _email.message_from_bytes(raw).get_payload(decode=True).decode()
+    assert "moot moderate dev@example.org 7 approve|reject|discard" in body
+    assert "http" not in body

@@ -462,9 +462,13 @@ def moderator_notice(
         f"  Held as: #{hold_id}",
         "",
         *_reasons(reasons),
-        "Approve it, turn it down or discard it here:",
-        f"  {_line('moderate_url', moderate_url)}",
     ]
+    if moderate_url:
+        lines += ["Approve it, turn it down or discard it here:",
+                  f"  {_line('moderate_url', moderate_url)}"]
+    else:  # no moderators' pages yet: the command line
+        lines += ["Approve it, turn it down or discard it on the server:",
+                  f"  moot moderate {config.address} {hold_id} approve|reject|discard"]
     return _notice(
         config, to, subject=f"{config.name}: post #{hold_id} waits for approval",
         body="\n".join(lines) + "\n", message_id=message_id, date=date, replied=False,

@@ -174,7 +174,7 @@ class Inbound:
                 config, mod.email, hold_id=hold_id,
                 sender=notices.one_line(sender) or "(unknown sender)",
                 subject=notices.one_line(parsed.subject), reasons=reasons,
-                moderate_url=self.membership.urls.held(config, hold_id),
+                moderate_url="",  # the moderators' web pages come with accounts
                 message_id=new_message_id(config), date=aware(now)), now)
 
     def _to_owners(self, conn: Connection, config: ListConfig, job: Job, parsed: ParsedMessage,

@@ -1,0 +1,301 @@
+"""Every message of the torture corpus (../shared/data/torture) handed to a real ``moot serve``
+over a real LMTP conversation, the way a mail server hands list mail over.
+
+One server for the whole module: the fixture sends every message (mbox files split into their
+messages, every other file sent whole, not-mail files included) to one list with
+``posting_policy=open`` and ``max_size=0``, over a few connections in parallel, then each test
+checks one message's reply:
+
+- the server answers each message with a proper reply: 2xx or 5xx, never 4xx, never a dropped
+  connection;
+- a 5xx carries its reason; a message with a line longer than 1,000 bytes gets aiosmtpd's
+  ``500 Line too long`` (RFC 5321 4.5.3.1.6) before moot sees it, and only such a message;
+- bytes that are not mail get 554 and are kept in ``rejects`` with the reason;
+- every other message gets 250 and is stored: archived (its page answers by Message-ID) or
+  held (``moot held --json`` lists it).  Almost all are held: they do not name the list in
+  To or Cc.
+
+The bytes go out as smtplib sends a message (``smtplib.quotedata``: every bare CR or LF becomes
+CRLF, dot-stuffing, a final CRLF added when missing), as a real MTA would send them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import smtplib
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from moot.app import Moot
+from moot.core.member import Member
+from moot.core.parse import not_mail_reason, parse_message
+from moot.importer.sources import Reader, detect_format
+from moot.storage import lists as list_store
+from moot.storage import schema as s
+from moot.storage.store import now_utc
+from moot.web.archive import msgid_url
+from tests.conftest import SHARED_DATA
+from tests.helpers import make_message
+from tests.inbound.test_end_to_end import Sink
+from tests.web.test_serve import free_port, get, running, wait_until_up
+
+TORTURE = SHARED_DATA / "torture"
+LIST = "torture@lmtp.example"
+MEMBER = "reader@lmtp.example"
+SENDER = "mta-test@sender.example"
+CONNECTIONS = 8
+MAX_LINE = 1001  # aiosmtpd's line_length_limit: bytes of a line on the wire, CRLF included
+
+
+def _items() -> list[tuple[str, Path, int]]:
+    """(id, file, index) of every message: an mbox file's messages one by one (the From_ line
+    is the mbox's, not the message's: an MTA never sends it), any other file whole."""
+    if not TORTURE.is_dir():
+        return []
+    out = []
+    for path in sorted(Path(d) / f for d, _, files in os.walk(TORTURE) for f in files):
+        rel = path.relative_to(TORTURE).as_posix()
+        if detect_format(path) == "message":
+            out.append((rel, path, 0))
+        else:
+            n = sum(1 for _ in Reader(path))
+            out.extend((f"{rel}#{i + 1}", path, i) for i in range(n))
+    return out
+
+
+ITEMS = _items()
+PARAMS = ([pytest.param(i, id=i) for i, _, _ in ITEMS]
+          or [pytest.param("", id="shared-data-absent")])
+
+
+def _message_bytes() -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for item_id, path, index in ITEMS:
+        if index == 0 and detect_format(path) == "message":
+            out[item_id] = path.read_bytes()
+        elif item_id not in out:
+            for i, item in enumerate(Reader(path)):
+                out[f"{path.relative_to(TORTURE).as_posix()}#{i + 1}"] = item.raw
+    return out
+
+
+def on_the_wire(raw: bytes) -> tuple[bytes, bytes]:
+    """(what smtplib sends after DATA, up to the final dot; what the server receives)."""
+    text = raw.decode("utf-8", "surrogateescape")
+    wire = smtplib.quotedata(text).encode("utf-8", "surrogateescape")
+    if not wire.endswith(b"\r\n"):
+        wire += b"\r\n"
+    received = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", raw)
+    if not received.endswith(b"\r\n"):
+        received += b"\r\n"
+    return wire, received
+
+
+def longest_line(wire: bytes) -> int:
+    return max((len(line) + 2 for line in wire.split(b"\r\n")[:-1]), default=0)
+
+
+@dataclass
+class Reply:
+    code: int = 0
+    text: str = ""
+    error: str = ""  # what went wrong instead of a reply (a dropped connection...)
+
+
+@dataclass
+class Run:
+    base: str
+    lmtp_port: int
+    data: Path
+    moot: Moot
+    sent: dict[str, bytes]  # id -> bytes the server received
+    wire_longest: dict[str, int]
+    replies: dict[str, Reply]
+    held: dict[str, list[dict[str, object]]]  # message_id -> entries of `moot held --json`
+    rejects: dict[str, str]  # sha256 hex -> reason
+    seconds: float
+
+    def lmtp(self, sender: str, rcpt: str, raw: bytes) -> Reply:
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=30) as c:
+            return deliver(c, sender, rcpt, raw)
+
+
+def deliver(c: smtplib.LMTP, sender: str, rcpt: str, raw: bytes) -> Reply:
+    """One LMTP transaction with one recipient, the way an MTA sends it."""
+    code, msg = c.mail(sender)
+    if code != 250:
+        return Reply(code, msg.decode("utf-8", "replace"), "MAIL FROM refused")
+    code, msg = c.rcpt(rcpt)
+    if code != 250:
+        c.rset()
+        return Reply(code, msg.decode("utf-8", "replace"), "RCPT TO refused")
+    c.putcmd("data")
+    code, msg = c.getreply()
+    if code != 354:
+        return Reply(code, msg.decode("utf-8", "replace"), "DATA refused")
+    wire, _ = on_the_wire(raw)
+    c.send(wire + b".\r\n")
+    code, msg = c.getreply()  # one recipient: one reply (RFC 2033 4.2)
+    return Reply(code, msg.decode("utf-8", "replace"))
+
+
+def _send_all(port: int, messages: dict[str, bytes]) -> dict[str, Reply]:
+    local = threading.local()
+    opened: list[smtplib.LMTP] = []
+    lock = threading.Lock()
+
+    def connection() -> smtplib.LMTP:
+        c = getattr(local, "c", None)
+        if c is None:
+            c = smtplib.LMTP("127.0.0.1", port, timeout=30)
+            c.ehlo("mta.test")  # LHLO
+            local.c = c
+            with lock:
+                opened.append(c)
+        return c
+
+    def one(item: tuple[str, bytes]) -> tuple[str, Reply]:
+        item_id, raw = item
+        try:
+            return item_id, deliver(connection(), SENDER, LIST, raw)
+        except (smtplib.SMTPException, OSError) as exc:
+            c = getattr(local, "c", None)
+            if c is not None:
+                c.close()
+            local.c = None  # the next message opens a new connection
+            return item_id, Reply(error=f"{type(exc).__name__}: {exc}")
+
+    with ThreadPoolExecutor(CONNECTIONS) as pool:
+        # Largest first, so that a big message does not come last and keep one thread busy.
+        order = sorted(messages.items(), key=lambda kv: -len(kv[1]))
+        replies = dict(pool.map(one, order))
+    for c in opened:
+        try:
+            c.quit()
+        except (smtplib.SMTPException, OSError):
+            c.close()
+    return replies
+
+
+def _cli(data: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "moot.cli.main", "--data", str(data), *args],
+                          capture_output=True, env=dict(os.environ), timeout=60)
+
+
+@pytest.fixture(scope="module")
+def run(corpus_moot: Moot) -> Iterator[Run]:
+    import time
+
+    if not ITEMS:
+        pytest.skip(f"the torture corpus is not at {TORTURE}")
+    data = corpus_moot.settings.data_dir
+    corpus_moot.store.create_list(LIST, posting_policy="open")
+    with corpus_moot.engine.begin() as conn:
+        config = list_store.update_settings(conn, LIST, {"max_size": 0})
+        # One member, so that what is accepted also goes through decoration and the outbox.
+        corpus_moot.membership.subscribe_now(conn, config, Member(MEMBER), now_utc())
+
+    sink = Sink()
+    relay_port = free_port()
+    relay = Controller(sink, hostname="127.0.0.1", port=relay_port)
+    relay.start()
+    http, lmtp = free_port(), free_port()
+    base = f"http://127.0.0.1:{http}"
+    env = dict(os.environ, MOOT_BASE_URL=base)
+    try:
+        with running(["--data", str(data), "serve", "--http", f"127.0.0.1:{http}",
+                      "--lmtp", f"127.0.0.1:{lmtp}", "--relay", f"127.0.0.1:{relay_port}"],
+                     env) as proc:
+            wait_until_up(proc, f"{base}/healthz")
+            messages = _message_bytes()
+            started = time.monotonic()
+            replies = _send_all(lmtp, messages)
+            seconds = time.monotonic() - started
+
+            listed = _cli(data, "held", LIST, "--json")
+            assert listed.returncode == 0, listed.stderr
+            held: dict[str, list[dict[str, object]]] = {}
+            for h in json.loads(listed.stdout)["held"]:
+                held.setdefault(str(h["message_id"]), []).append(h)
+            r = s.rejects.c
+            with corpus_moot.engine.connect() as conn:
+                rejects = {row.sha256.hex() if isinstance(row.sha256, bytes) else row.sha256:
+                           row.reason for row in conn.execute(
+                               select(r.sha256, r.reason).where(r.list_id == config.id))}
+            sent, longest = {}, {}
+            for item_id, raw in messages.items():
+                wire, received = on_the_wire(raw)
+                sent[item_id], longest[item_id] = received, longest_line(wire)
+            yield Run(base, lmtp, data, corpus_moot, sent, longest, replies, held, rejects,
+                      seconds)
+    finally:
+        relay.stop()
+
+
+@pytest.mark.parametrize("item", PARAMS)
+def test_torture_message_over_lmtp(run: Run, item: str) -> None:
+    reply = run.replies[item]
+    assert not reply.error, reply
+    assert 200 <= reply.code < 300 or 500 <= reply.code < 600, reply
+    received = run.sent[item]
+
+    if run.wire_longest[item] > MAX_LINE:
+        # Refused by the LMTP layer before moot sees it: a proper permanent refusal.
+        assert reply.code == 500 and "line too long" in reply.text.lower(), reply
+        return
+    if reply.code >= 500:
+        assert len(reply.text.split(None, 1)[-1]) > 5, reply  # "5.x.x" and a reason
+
+    reason = not_mail_reason(received)
+    if reason is not None:
+        assert reply.code == 554 and reply.text.startswith("5.6.0"), reply
+        assert reason in reply.text, reply
+        stored = run.rejects.get(hashlib.sha256(received).hexdigest())
+        assert stored == reason, (stored, reason)
+        return
+
+    assert reply.code == 250, reply
+    message_id = parse_message(received).message_id
+    if reply.text.startswith("2.1.5 held for moderation:"):
+        assert message_id in run.held, (message_id, reply)
+        said = [" ".join("; ".join(map(str, h["reasons"])).split())[:400]  # type: ignore[call-overload]
+                for h in run.held[message_id]]
+        assert reply.text.removeprefix("2.1.5 held for moderation: ") in said, (reply, said)
+        return
+    assert reply.text.startswith("2.0.0"), reply
+    status, _, _ = get(run.base + msgid_url(LIST, message_id))
+    assert status == 200, (message_id, status)
+
+
+def test_server_still_serves_after_the_corpus(run: Run) -> None:
+    """After every message of the corpus: a normal post is accepted and archived."""
+    raw = make_message("after-torture@lmtp.example", sender=f"Reader <{MEMBER}>",
+                       subject="Still here").replace(b"To: list@example.org",
+                                                     f"To: {LIST}".encode())
+    reply = run.lmtp(MEMBER, LIST, raw)
+    assert (reply.code, reply.text) == (250, "2.0.0 accepted"), reply
+    assert get(run.base + msgid_url(LIST, "after-torture@lmtp.example"))[0] == 200
+    assert get(f"{run.base}/healthz")[0] == 200
+
+
+def test_corpus_summary(run: Run) -> None:
+    """Every message got a reply, and the corpus is sent in well under a minute."""
+    assert set(run.replies) == set(run.sent)
+    codes: dict[int, int] = {}
+    for r in run.replies.values():
+        codes[r.code] = codes.get(r.code, 0) + 1
+    too_long = sorted(i for i, r in run.replies.items() if r.code == 500)
+    assert too_long == sorted(i for i, n in run.wire_longest.items() if n > MAX_LINE)
+    assert run.seconds < 45, (run.seconds, codes)
