@@ -13,7 +13,8 @@ checks one message's reply:
 - bytes that are not mail get 554 and are kept in ``rejects`` with the reason;
 - every other message gets 250 and is stored: archived (its page answers by Message-ID) or
   held (``moot held --json`` lists it).  Almost all are held: they do not name the list in
-  To or Cc.
+  To or Cc.  Each held one is then approved over the REST API, which archives it (decorated
+  and queued for the list's one member): its page answers by Message-ID too.
 
 The bytes go out as smtplib sends a message (``smtplib.quotedata``: every bare CR or LF becomes
 CRLF, dot-stuffing, a final CRLF added when missing), as a real MTA would send them.
@@ -29,10 +30,14 @@ import smtplib
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -49,13 +54,14 @@ from moot.web.archive import msgid_url
 from tests.conftest import SHARED_DATA
 from tests.helpers import make_message
 from tests.inbound.test_end_to_end import Sink
-from tests.web.test_serve import free_port, get, running, wait_until_up
+from tests.web.test_serve import free_port, get, wait_until_up
 
 TORTURE = SHARED_DATA / "torture"
 LIST = "torture@lmtp.example"
 MEMBER = "reader@lmtp.example"
 SENDER = "mta-test@sender.example"
 CONNECTIONS = 8
+TOKEN = "torture-admin-token-0123456789abcdef"
 MAX_LINE = 1001  # aiosmtpd's line_length_limit: bytes of a line on the wire, CRLF included
 
 
@@ -123,12 +129,14 @@ class Run:
     sent: dict[str, bytes]  # id -> bytes the server received
     wire_longest: dict[str, int]
     replies: dict[str, Reply]
-    held: dict[str, list[dict[str, object]]]  # message_id -> entries of `moot held --json`
+    held: dict[str, list[dict[str, Any]]]  # message_id -> entries of `moot held --json`
+    approved: dict[int, tuple[int, str]]  # hold id -> (HTTP status, outcome or error)
     rejects: dict[str, str]  # sha256 hex -> reason
     seconds: float
 
     def lmtp(self, sender: str, rcpt: str, raw: bytes) -> Reply:
         with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=30) as c:
+            c.ehlo("mta.test")  # LHLO
             return deliver(c, sender, rcpt, raw)
 
 
@@ -189,9 +197,41 @@ def _send_all(port: int, messages: dict[str, bytes]) -> dict[str, Reply]:
     return replies
 
 
+def _approve_all(base: str, hold_ids: list[int]) -> dict[int, tuple[int, str]]:
+    def one(hold_id: int) -> tuple[int, tuple[int, str]]:
+        req = urllib.request.Request(
+            f"{base}/api/v1/lists/{LIST}/held/{hold_id}", method="POST",
+            data=json.dumps({"decision": "approve"}).encode(),
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return hold_id, (r.status, json.loads(r.read())["outcome"])
+        except urllib.error.HTTPError as exc:
+            return hold_id, (exc.code, exc.read().decode("utf-8", "replace")[:300])
+
+    with ThreadPoolExecutor(CONNECTIONS) as pool:
+        return dict(pool.map(one, hold_ids))
+
+
 def _cli(data: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "moot.cli.main", "--data", str(data), *args],
                           capture_output=True, env=dict(os.environ), timeout=60)
+
+
+@contextmanager
+def _serving(args: list[str], env: dict[str, str],
+             out: BinaryIO) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen([sys.executable, "-m", "moot.cli.main", *args], env=env,
+                            stdout=out, stderr=out)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -202,10 +242,11 @@ def run(corpus_moot: Moot) -> Iterator[Run]:
         pytest.skip(f"the torture corpus is not at {TORTURE}")
     data = corpus_moot.settings.data_dir
     corpus_moot.store.create_list(LIST, posting_policy="open")
+    membership = corpus_moot.membership  # opens its own transaction the first time: not inside one
     with corpus_moot.engine.begin() as conn:
         config = list_store.update_settings(conn, LIST, {"max_size": 0})
         # One member, so that what is accepted also goes through decoration and the outbox.
-        corpus_moot.membership.subscribe_now(conn, config, Member(MEMBER), now_utc())
+        membership.subscribe_now(conn, config, Member(MEMBER), now_utc())
 
     sink = Sink()
     relay_port = free_port()
@@ -213,11 +254,13 @@ def run(corpus_moot: Moot) -> Iterator[Run]:
     relay.start()
     http, lmtp = free_port(), free_port()
     base = f"http://127.0.0.1:{http}"
-    env = dict(os.environ, MOOT_BASE_URL=base)
+    env = dict(os.environ, MOOT_BASE_URL=base, MOOT_ADMIN_TOKEN=TOKEN)
+    log = data / "serve.log"  # not a pipe: nobody reads one while the corpus is sent
     try:
-        with running(["--data", str(data), "serve", "--http", f"127.0.0.1:{http}",
-                      "--lmtp", f"127.0.0.1:{lmtp}", "--relay", f"127.0.0.1:{relay_port}"],
-                     env) as proc:
+        with open(log, "wb") as out, _serving(
+                ["--data", str(data), "serve", "--http", f"127.0.0.1:{http}",
+                 "--lmtp", f"127.0.0.1:{lmtp}", "--relay", f"127.0.0.1:{relay_port}"],
+                env, out) as proc:
             wait_until_up(proc, f"{base}/healthz")
             messages = _message_bytes()
             started = time.monotonic()
@@ -226,7 +269,7 @@ def run(corpus_moot: Moot) -> Iterator[Run]:
 
             listed = _cli(data, "held", LIST, "--json")
             assert listed.returncode == 0, listed.stderr
-            held: dict[str, list[dict[str, object]]] = {}
+            held: dict[str, list[dict[str, Any]]] = {}
             for h in json.loads(listed.stdout)["held"]:
                 held.setdefault(str(h["message_id"]), []).append(h)
             r = s.rejects.c
@@ -234,12 +277,13 @@ def run(corpus_moot: Moot) -> Iterator[Run]:
                 rejects = {row.sha256.hex() if isinstance(row.sha256, bytes) else row.sha256:
                            row.reason for row in conn.execute(
                                select(r.sha256, r.reason).where(r.list_id == config.id))}
+            approved = _approve_all(base, [h["id"] for hs in held.values() for h in hs])
             sent, longest = {}, {}
             for item_id, raw in messages.items():
                 wire, received = on_the_wire(raw)
                 sent[item_id], longest[item_id] = received, longest_line(wire)
-            yield Run(base, lmtp, data, corpus_moot, sent, longest, replies, held, rejects,
-                      seconds)
+            yield Run(base, lmtp, data, corpus_moot, sent, longest, replies, held, approved,
+                      rejects, seconds)
     finally:
         relay.stop()
 
@@ -270,11 +314,14 @@ def test_torture_message_over_lmtp(run: Run, item: str) -> None:
     message_id = parse_message(received).message_id
     if reply.text.startswith("2.1.5 held for moderation:"):
         assert message_id in run.held, (message_id, reply)
-        said = [" ".join("; ".join(map(str, h["reasons"])).split())[:400]  # type: ignore[call-overload]
-                for h in run.held[message_id]]
+        entries = run.held[message_id]
+        said = [" ".join("; ".join(h["reasons"]).split())[:400] for h in entries]
         assert reply.text.removeprefix("2.1.5 held for moderation: ") in said, (reply, said)
-        return
-    assert reply.text.startswith("2.0.0"), reply
+        # Approved over the REST API: archived like any accepted post.
+        approvals = [run.approved[h["id"]] for h in entries]
+        assert all(a == (200, "accepted") for a in approvals), approvals
+    else:
+        assert reply.text.startswith("2.0.0"), reply
     status, _, _ = get(run.base + msgid_url(LIST, message_id))
     assert status == 200, (message_id, status)
 

@@ -27,6 +27,9 @@ from moot.storage.store import now_utc
 log = logging.getLogger("moot.delivery")
 
 
+RECORD_EVERY = 20  # recipients handed over between two marks in the database
+
+
 class RelayDown(Exception):
     """The relay cannot be reached at all: every queued row waits, none is charged."""
 
@@ -174,4 +177,8 @@ class Sender:
                     sent.append(r[0])
                 else:
                     retry.append((r[0], f"{err.code} {err.message}", 500 <= err.code < 600))
+            if len(sent) + len(retry) >= RECORD_EVERY:
+                # Mark as we go: a crash in the middle of a big list resends only the last few.
+                await asyncio.to_thread(self._record, sent, retry)
+                sent, retry = [], []
         return sent, retry
