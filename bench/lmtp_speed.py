@@ -296,9 +296,10 @@ def kind_of(r: Result) -> str:
 def one_run(run: int, args: argparse.Namespace, posts: list[Post]) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="moot-lmtp-bench-"))
     data = scratch / "data"
-    sink = Sink()
+    sink: Sink | None = None
     proc = None
     try:
+        sink = Sink()
         set_up(data, args.list, args.members)
         proc, base, lmtp_port = start_server(data, sink.port, scratch / "serve.log")
         # The welcome messages queued by `member add` go out first: wait for them so that
@@ -386,7 +387,8 @@ def one_run(run: int, args: argparse.Namespace, posts: list[Post]) -> dict:
     finally:
         if proc is not None:
             stop_server(proc)
-        sink.close()
+        if sink is not None:
+            sink.close()
         if args.keep:
             log(f"  run {run}: kept {scratch}")
         else:

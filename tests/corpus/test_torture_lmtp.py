@@ -9,12 +9,16 @@ checks one message's reply:
 - the server answers each message with a proper reply: 2xx or 5xx, never 4xx, never a dropped
   connection;
 - a 5xx carries its reason; a message with a line longer than 1,000 bytes gets aiosmtpd's
-  ``500 Line too long`` (RFC 5321 4.5.3.1.6) before moot sees it, and only such a message;
+  ``500 Line too long`` (RFC 5321 4.5.3.1.6) before moot sees it, and only such a message
+  (19 of the corpus, 7 of them mail: james-mime4j ``basic-plain-very-long-lines`` and
+  ``very-very-long-boundary`` .msg/.out, mimekit ``issue1189.mbox.txt#2``, talon
+  ``reply-quotations-share-block.eml`` and ``standard_replies/outlook.eml``; an MTA that
+  folds long lines, as Postfix does, gets them through);
 - bytes that are not mail get 554 and are kept in ``rejects`` with the reason;
 - every other message gets 250 and is stored: archived (its page answers by Message-ID) or
   held (``moot held --json`` lists it).  Almost all are held: they do not name the list in
-  To or Cc.  Each held one is then approved over the REST API, which archives it (decorated
-  and queued for the list's one member): its page answers by Message-ID too.
+  To or Cc.  Each held one is then approved (as ``moot moderate`` does), which archives it,
+  decorated and queued for the list's one member: its page answers by Message-ID too.
 
 The bytes go out as smtplib sends a message (``smtplib.quotedata``: every bare CR or LF becomes
 CRLF, dot-stuffing, a final CRLF added when missing), as a real MTA would send them.
@@ -30,11 +34,10 @@ import smtplib
 import subprocess
 import sys
 import threading
-import urllib.error
-import urllib.request
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -61,7 +64,6 @@ LIST = "torture@lmtp.example"
 MEMBER = "reader@lmtp.example"
 SENDER = "mta-test@sender.example"
 CONNECTIONS = 8
-TOKEN = "torture-admin-token-0123456789abcdef"
 MAX_LINE = 1001  # aiosmtpd's line_length_limit: bytes of a line on the wire, CRLF included
 
 
@@ -120,19 +122,20 @@ class Reply:
     error: str = ""  # what went wrong instead of a reply (a dropped connection...)
 
 
-@dataclass
+@dataclass(repr=False)  # pytest would print it all with every failure
 class Run:
     base: str
     lmtp_port: int
     data: Path
     moot: Moot
-    sent: dict[str, bytes]  # id -> bytes the server received
+    received: dict[str, bytes]  # id -> the bytes the server received
     wire_longest: dict[str, int]
     replies: dict[str, Reply]
     held: dict[str, list[dict[str, Any]]]  # message_id -> entries of `moot held --json`
-    approved: dict[int, tuple[int, str]]  # hold id -> (HTTP status, outcome or error)
+    approved: dict[int, str]  # hold id -> outcome of approving it, or the error
     rejects: dict[str, str]  # sha256 hex -> reason
     seconds: float
+    sink: Sink  # what the server sent through its relay
 
     def lmtp(self, sender: str, rcpt: str, raw: bytes) -> Reply:
         with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=30) as c:
@@ -197,20 +200,21 @@ def _send_all(port: int, messages: dict[str, bytes]) -> dict[str, Reply]:
     return replies
 
 
-def _approve_all(base: str, hold_ids: list[int]) -> dict[int, tuple[int, str]]:
-    def one(hold_id: int) -> tuple[int, tuple[int, str]]:
-        req = urllib.request.Request(
-            f"{base}/api/v1/lists/{LIST}/held/{hold_id}", method="POST",
-            data=json.dumps({"decision": "approve"}).encode(),
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return hold_id, (r.status, json.loads(r.read())["outcome"])
-        except urllib.error.HTTPError as exc:
-            return hold_id, (exc.code, exc.read().decode("utf-8", "replace")[:300])
-
-    with ThreadPoolExecutor(CONNECTIONS) as pool:
-        return dict(pool.map(one, hold_ids))
+def _approve_all(moot: Moot, hold_ids: list[int]) -> dict[int, str]:
+    """Approve every held post, in this process and one transaction (the REST API does the
+    same call, plus a search catch-up each time: 25 ms a post).  The server then delivers them
+    (its outbox) and indexes them (at its next commit)."""
+    out: dict[int, str] = {}
+    with moot.engine.begin() as conn:
+        config = list_store.get_config(conn, LIST)
+        assert config is not None
+        for hold_id in hold_ids:
+            try:
+                outcome = moot.inbound.moderate(conn, config, hold_id, "approve", by="test")
+                out[hold_id] = outcome.line()
+            except Exception as exc:  # noqa: BLE001 - reported by the message's test
+                out[hold_id] = f"{type(exc).__name__}: {exc}"
+    return out
 
 
 def _cli(data: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -236,8 +240,6 @@ def _serving(args: list[str], env: dict[str, str],
 
 @pytest.fixture(scope="module")
 def run(corpus_moot: Moot) -> Iterator[Run]:
-    import time
-
     if not ITEMS:
         pytest.skip(f"the torture corpus is not at {TORTURE}")
     data = corpus_moot.settings.data_dir
@@ -254,7 +256,7 @@ def run(corpus_moot: Moot) -> Iterator[Run]:
     relay.start()
     http, lmtp = free_port(), free_port()
     base = f"http://127.0.0.1:{http}"
-    env = dict(os.environ, MOOT_BASE_URL=base, MOOT_ADMIN_TOKEN=TOKEN)
+    env = dict(os.environ, MOOT_BASE_URL=base)
     log = data / "serve.log"  # not a pipe: nobody reads one while the corpus is sent
     try:
         with open(log, "wb") as out, _serving(
@@ -277,13 +279,13 @@ def run(corpus_moot: Moot) -> Iterator[Run]:
                 rejects = {row.sha256.hex() if isinstance(row.sha256, bytes) else row.sha256:
                            row.reason for row in conn.execute(
                                select(r.sha256, r.reason).where(r.list_id == config.id))}
-            approved = _approve_all(base, [h["id"] for hs in held.values() for h in hs])
-            sent, longest = {}, {}
+            approved = _approve_all(corpus_moot, [h["id"] for hs in held.values() for h in hs])
+            received, longest = {}, {}
             for item_id, raw in messages.items():
-                wire, received = on_the_wire(raw)
-                sent[item_id], longest[item_id] = received, longest_line(wire)
-            yield Run(base, lmtp, data, corpus_moot, sent, longest, replies, held, approved,
-                      rejects, seconds)
+                wire, received[item_id] = on_the_wire(raw)
+                longest[item_id] = longest_line(wire)
+            yield Run(base, lmtp, data, corpus_moot, received, longest, replies, held, approved,
+                      rejects, seconds, sink)
     finally:
         relay.stop()
 
@@ -293,14 +295,14 @@ def test_torture_message_over_lmtp(run: Run, item: str) -> None:
     reply = run.replies[item]
     assert not reply.error, reply
     assert 200 <= reply.code < 300 or 500 <= reply.code < 600, reply
-    received = run.sent[item]
+    received = run.received[item]
 
     if run.wire_longest[item] > MAX_LINE:
         # Refused by the LMTP layer before moot sees it: a proper permanent refusal.
         assert reply.code == 500 and "line too long" in reply.text.lower(), reply
         return
-    if reply.code >= 500:
-        assert len(reply.text.split(None, 1)[-1]) > 5, reply  # "5.x.x" and a reason
+    if reply.code >= 500:  # an enhanced code (RFC 3463) and words saying why
+        assert re.fullmatch(r"5\.\d{1,3}\.\d{1,3} .*[a-z]{4,}.*", reply.text), reply
 
     reason = not_mail_reason(received)
     if reason is not None:
@@ -317,9 +319,9 @@ def test_torture_message_over_lmtp(run: Run, item: str) -> None:
         entries = run.held[message_id]
         said = [" ".join("; ".join(h["reasons"]).split())[:400] for h in entries]
         assert reply.text.removeprefix("2.1.5 held for moderation: ") in said, (reply, said)
-        # Approved over the REST API: archived like any accepted post.
+        # Approved: archived like any accepted post.
         approvals = [run.approved[h["id"]] for h in entries]
-        assert all(a == (200, "accepted") for a in approvals), approvals
+        assert approvals == ["accepted"] * len(entries), approvals
     else:
         assert reply.text.startswith("2.0.0"), reply
     status, _, _ = get(run.base + msgid_url(LIST, message_id))
@@ -327,7 +329,8 @@ def test_torture_message_over_lmtp(run: Run, item: str) -> None:
 
 
 def test_server_still_serves_after_the_corpus(run: Run) -> None:
-    """After every message of the corpus: a normal post is accepted and archived."""
+    """After every message of the corpus: a normal post is accepted, archived, indexed (the
+    server indexes every approved torture post with it) and delivered."""
     raw = make_message("after-torture@lmtp.example", sender=f"Reader <{MEMBER}>",
                        subject="Still here").replace(b"To: list@example.org",
                                                      f"To: {LIST}".encode())
@@ -335,11 +338,16 @@ def test_server_still_serves_after_the_corpus(run: Run) -> None:
     assert (reply.code, reply.text) == (250, "2.0.0 accepted"), reply
     assert get(run.base + msgid_url(LIST, "after-torture@lmtp.example"))[0] == 200
     assert get(f"{run.base}/healthz")[0] == 200
+    status, body, _ = get(f"{run.base}/api/v1/search?q=%22Still+here%22")
+    assert status == 200, body[:300]
+    assert [h["message_id"] for h in json.loads(body)["hits"]] == ["after-torture@lmtp.example"]
+    run.sink.wait_for(lambda f, rs, m: MEMBER in rs and m["Subject"] == "[torture] Still here",
+                      timeout=60)
 
 
 def test_corpus_summary(run: Run) -> None:
     """Every message got a reply, and the corpus is sent in well under a minute."""
-    assert set(run.replies) == set(run.sent)
+    assert set(run.replies) == set(run.received)
     codes: dict[int, int] = {}
     for r in run.replies.values():
         codes[r.code] = codes.get(r.code, 0) + 1

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -42,7 +43,12 @@ def wait_until_up(proc: subprocess.Popen[bytes], url: str, timeout: float = 20) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out, errs = proc.communicate()
+            out, _ = proc.communicate()
+            log = getattr(proc, "log", None)
+            errs = b""
+            if log is not None:
+                log.seek(0)
+                errs = log.read()
             raise AssertionError(f"the server exited with {proc.returncode}: {errs!r} {out!r}")
         try:
             if get(url)[0] == 200:
@@ -55,8 +61,11 @@ def wait_until_up(proc: subprocess.Popen[bytes], url: str, timeout: float = 20) 
 
 @contextmanager
 def running(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    # stderr goes to a file: a pipe nobody reads would block a server that logs a lot.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "moot.cli.main", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=log)
+    proc.log = log  # type: ignore[attr-defined]
     try:
         yield proc
     finally:
@@ -66,6 +75,7 @@ def running(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[b
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
+        log.close()
 
 
 def test_serve_answers_over_http(moot: Moot, data_dir: Path, tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ from moot.storage import lists as list_store
 from moot.storage import members as member_store
 from moot.storage.store import now_utc
 
+EX_TEMPFAIL = 75  # sysexits.h: the mail server keeps the message and tries again
+
 member_app = typer.Typer(no_args_is_help=True, help="Subscribe, unsubscribe and list members.")
 app.add_typer(member_app, name="member")
 
@@ -199,7 +201,8 @@ def inject(
 ) -> None:
     """Run one message through the posting pipeline as if it came by LMTP; prints the outcome.
 
-    ADDRESS may be the list or one of its sub-addresses (LIST-request@, LIST-join@...)."""
+    ADDRESS may be the list or one of its sub-addresses (LIST-request@, LIST-join@...).
+    Exit status: 0 kept (accepted or held), 1 refused, 75 try again later (for a pipe)."""
     from moot.core.parse import parse_message
 
     raw = file.read_bytes() if file else sys.stdin.buffer.read()
@@ -207,17 +210,26 @@ def inject(
     target = moot.resolve(address)
     if target is None:
         fail(f"no list or list sub-address {address!r}: see `moot list ls`")
-    if not sender:
+    if sender == "<>":  # the null sender, as mail servers write it
+        sender = ""
+    elif not sender:
         sender = parse_message(raw).from_addr if raw.strip() else ""
     from moot.inbound.service import Job
 
-    with moot.engine.begin() as conn:
-        outcome = moot.inbound.handle(conn, Job(sender, target, raw))
+    try:
+        with moot.engine.begin() as conn:
+            outcome = moot.inbound.handle(conn, Job(sender, target, raw))
+    except Exception as exc:  # noqa: BLE001 - a pipe's mail server must retry, not bounce
+        err.print(f"error: could not handle the message now ({type(exc).__name__}: {exc}); "
+                  "it was not kept, the mail server should try again", markup=False)
+        raise typer.Exit(EX_TEMPFAIL) from None
     if outcome.message_pk is not None:
         moot.search.catch_up()
     print(outcome.line())
-    if outcome.status in ("rejected", "failed"):
+    if outcome.status == "rejected":
         raise typer.Exit(1)
+    if outcome.status == "failed":
+        raise typer.Exit(EX_TEMPFAIL)
 
 
 @app.command()

@@ -144,11 +144,17 @@ def list_ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @list_app.command("show")
 def list_show(ctx: typer.Context, address: str, as_json: JsonOpt = False) -> None:
     """One list's settings and counts."""
+    from moot.cli.listserver import config_json
+    from moot.storage.lists import get_config
+
     moot = open_moot(ctx.obj)
     rows = [r for r in moot.archive.lists() if r.address == address.strip().lower()]
     if not rows:
         fail(f"no list {address!r}: see `moot list ls`")
-    doc = _list_json(rows[0])
+    with moot.engine.connect() as conn:
+        config = get_config(conn, address)
+    assert config is not None
+    doc = {**_list_json(rows[0]), **config_json(config)}
     if as_json:
         emit_json(doc)
     else:

@@ -78,9 +78,38 @@ class LMTPHandler:
         return "\r\n".join(reply(o) for o in outcomes)
 
 
+class MootLMTP(LMTP):
+    """aiosmtpd's LMTP, with one reply per recipient on every path after DATA.
+
+    aiosmtpd refuses a message whose line is too long, or which is too big, with a single
+    reply of its own; an LMTP client waits for one reply per accepted recipient (RFC 2033
+    section 4.2) and would hang.  Such a refusal is repeated for each recipient here."""
+
+    _replies_due = 0
+    _data_open = False
+
+    async def smtp_DATA(self, arg: str) -> None:
+        self._replies_due = len(self.envelope.rcpt_tos) if self.envelope else 0
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._replies_due, self._data_open = 0, False
+
+    async def push(self, status: str | bytes) -> None:  # type: ignore[override]
+        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
+        if text.startswith("354"):
+            self._data_open = True
+        elif (self._data_open and self._replies_due > 1 and text[:1] in ("4", "5")
+              and "\r\n" not in text):
+            # An error of aiosmtpd's own during DATA (our handler answers every recipient
+            # itself, joined by CRLF): the same answer for each recipient.
+            status = "\r\n".join([text] * self._replies_due)
+        await super().push(status)
+
+
 def make_server(handler: LMTPHandler) -> Callable[[], LMTP]:
     """The protocol factory for ``loop.create_server``."""
     def factory() -> LMTP:
-        return LMTP(handler, data_size_limit=MAX_MESSAGE, enable_SMTPUTF8=True,
-                    decode_data=False, ident="moot LMTP")
+        return MootLMTP(handler, data_size_limit=MAX_MESSAGE, enable_SMTPUTF8=True,
+                        decode_data=False, ident="moot LMTP")
     return factory

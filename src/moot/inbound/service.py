@@ -25,7 +25,7 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.engine import Connection
 
 from moot.core import notices
-from moot.core.address import Recipient
+from moot.core.address import Recipient, valid_email
 from moot.core.ban import first_match
 from moot.core.commands import HELP_TEXT, parse_commands
 from moot.core.decorate import decorate
@@ -164,7 +164,8 @@ class Inbound:
                      parsed: ParsedMessage, sender: str, hold_id: int, reasons: list[str],
                      now: datetime) -> None:
         send = self.membership._send
-        if sender and _auto_reply_allowed(job.envelope_sender, _header_map(job.raw)):
+        if (valid_email(sender)
+                and _auto_reply_allowed(job.envelope_sender, _header_map(job.raw))):
             send(conn, config, sender, notices.held_for_moderation(
                 config, sender, subject=notices.one_line(parsed.subject), reasons=reasons,
                 in_reply_to=parsed.message_id, message_id=new_message_id(config),
@@ -210,7 +211,8 @@ class Inbound:
         if decision == "approve":
             return self.distribute(conn, config, raw, parse_message(raw), row.sender, now)
         if decision == "reject":
-            if row.sender and _auto_reply_allowed(row.envelope_sender, _header_map(raw)):
+            if valid_email(row.sender) and _auto_reply_allowed(row.envelope_sender,
+                                                               _header_map(raw)):
                 self.membership._send(conn, config, row.sender, notices.rejected(
                     config, row.sender, subject=notices.one_line(row.subject),
                     reason=reason or "a moderator declined it", in_reply_to=row.message_id,
@@ -228,8 +230,8 @@ class Inbound:
         if kind == "confirm":
             done = self.membership.confirm(conn, job.recipient.token, now)
             return Outcome("accepted", detail="confirmed" if done else "unknown or expired token")
-        if not who:
-            return Outcome("rejected", ("no sender address to answer",))
+        if not valid_email(who):
+            return Outcome("rejected", (f"no usable sender address to answer ({who!r})",))
         if kind == "join":
             text = self.membership.request_subscribe(conn, config, who, now)
             return Outcome("accepted", detail=text)
@@ -322,18 +324,36 @@ class InboundQueue:
         try:
             with self.inbound.engine.begin() as conn:
                 outcomes = [self.inbound.handle(conn, job) for job, _ in batch]
-        except Exception:  # noqa: BLE001 - retried one by one below
+        except Exception as exc:  # noqa: BLE001 - retried one by one below
             if len(batch) == 1:
                 log.exception("inbound job failed")
+                self._keep(batch[0][0], exc)
                 batch[0][1].set_result(Outcome("failed", ("temporary failure; try again",)))
                 return
             for item in batch:
                 self._process([item])
             return
+        self._after_commit()
+        for (_, fut), outcome in zip(batch, outcomes, strict=True):
+            fut.set_result(outcome)
+
+    def _keep(self, job: Job, exc: Exception) -> None:
+        """A job that failed on its own: keep its bytes with the reason, so that nothing is
+        lost even if the mail server gives up retrying (one copy however often it retries)."""
+        try:
+            with self.inbound.engine.begin() as conn:
+                config = get_config(conn, job.recipient.list_address)
+                if config is not None:
+                    self.inbound.store.add_reject(
+                        config.id, job.raw, f"lmtp:{job.recipient.kind}",
+                        f"failed while handling it ({type(exc).__name__}: {exc}); "
+                        "answered 451", conn=conn)
+        except Exception:  # noqa: BLE001 - the database itself is failing; the MTA retries
+            log.exception("could not keep the failed job either")
+
+    def _after_commit(self) -> None:
         for callback in self.inbound.after_commit:
             try:
                 callback()
             except Exception:  # noqa: BLE001 - the posts are safe; indexing catches up later
                 log.exception("after-commit step failed")
-        for (_, fut), outcome in zip(batch, outcomes, strict=True):
-            fut.set_result(outcome)

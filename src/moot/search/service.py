@@ -8,6 +8,7 @@ indexing therefore leaves no silent gap: the next catch-up fills it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,9 +59,17 @@ class Search:
     def __init__(self, index: SearchIndex, feed: IndexFeed) -> None:
         self.index = index
         self.feed = feed
+        # One writer at a time: the server's inbound thread and an approval over the API may
+        # both bring the index up to date (tantivy's writer refuses to be used twice at once).
+        self._writing = threading.RLock()
 
     def catch_up(self, progress: Progress | None = None, *,
                  already: Collection[int] = ()) -> int:
+        with self._writing:
+            return self._catch_up(progress, already=already)
+
+    def _catch_up(self, progress: Progress | None = None, *,
+                  already: Collection[int] = ()) -> int:
         """Index every stored message the index has not committed yet; returns how many.
 
         ``already``: keys an import has handed to the index itself (not yet committed); they
@@ -93,8 +102,9 @@ class Search:
         return done
 
     def rebuild(self, progress: Progress | None = None) -> int:
-        self.index.clear()
-        return self.catch_up(progress)
+        with self._writing:
+            self.index.clear()
+            return self._catch_up(progress)
 
     def search(self, text: str, *, list_ids: Sequence[int] | None, limit: int = 20,
                offset: int = 0, newest_first: bool = False, by_thread: bool = False,
