@@ -58,13 +58,11 @@ class Moot:
 
     @cached_property
     def inbound(self) -> Inbound:
-        """The posting pipeline; every post it archives is indexed once committed."""
+        """The posting pipeline (its callers index what it archived: see ``serve``)."""
         from moot.inbound.service import Inbound
 
-        inbound = Inbound(self.engine, self.store, self.membership,
-                          self.settings.base_url.rstrip("/"))
-        inbound.after_commit.append(lambda: self.search.catch_up())
-        return inbound
+        return Inbound(self.engine, self.store, self.membership,
+                       self.settings.base_url.rstrip("/"))
 
     def resolve(self, address: str) -> Recipient | None:
         """Which list and sub-address a recipient address names, if any."""
@@ -112,10 +110,13 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
     from moot.delivery.sender import Sender
     from moot.inbound.lmtp import LMTPHandler, make_server
     from moot.inbound.service import InboundQueue
+    from moot.search.indexer import Indexer
     from moot.web.app import create_app
 
     loop = asyncio.get_running_loop()
     sender = Sender(moot.engine, relay, moot.membership.unsubscribe_url)
+    indexer = Indexer(moot.search)
+    moot.inbound.after_commit.append(indexer.poke)
     moot.inbound.after_commit.append(lambda: loop.call_soon_threadsafe(sender.wake))
     inbound = InboundQueue(moot.inbound)
     lmtp_server = None
@@ -135,4 +136,5 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
             lmtp_server.close()
             await lmtp_server.wait_closed()
         await asyncio.to_thread(inbound.close)
+        await asyncio.to_thread(indexer.close)
         await sender.close()

@@ -530,3 +530,27 @@ def test_post_from_bytes_never_raises(raw: bytes) -> None:
     assert p.sender == p.sender.lower() and all(a == a.lower() for a in p.to_cc)
     assert all("\n" not in v and "\r" not in v for _, v in p.headers)
     assert decide(p, LIST, Situation(None)).action in ("accept", "hold", "reject")
+
+
+def test_a_slim_post_decides_as_the_full_one() -> None:
+    """Reading only the fields the rules need (and no MIME tree when no type is restricted)
+    gives the same verdict as reading everything."""
+    from moot.core.policy import needed_headers
+
+    raw = (b"Received: from a by b\nDKIM-Signature: v=1; a=rsa\nFrom: Eve <eve@x.org>\n"
+           b"To: other@x.org\nX-Spam: yes\nSubject: unsubscribe\n"
+           b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n"
+           b"--b\nContent-Type: application/x-msdownload\n\nMZ\n--b--\n")
+    for config in (ListConfig("dev@example.org", suspicious_headers=("X-Spam: yes",)),
+                   ListConfig("dev@example.org", content_types=("text/*",))):
+        full = post_from_bytes(raw, envelope_sender="eve@x.org", body_text="hi")
+        slim = post_from_bytes(raw, envelope_sender="eve@x.org", body_text="hi",
+                               only_headers=needed_headers(config),
+                               mime_types=bool(config.content_types))
+        situation = Situation(member=None)
+        verdict = decide(slim, config, situation)
+        assert verdict == decide(full, config, situation)
+        assert len(slim.headers) < len(full.headers)
+        rules = {r.rule for r in verdict.reasons}
+        assert ("suspicious-headers" in rules) == bool(config.suspicious_headers)
+        assert ("content-types" in rules) == bool(config.content_types)

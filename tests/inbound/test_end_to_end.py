@@ -160,8 +160,15 @@ def test_member_post_is_archived_decorated_and_delivered(server: Server) -> None
     assert delivered == {"owner@example.org", "mod@example.org", "bob@example.org"}
     status, page, _ = get(archived)
     assert status == 200 and b"Hello, list." in page
-    status, body, _ = get(f"{server.base}/api/v1/search?q=Plans")
-    assert [h["message_id"] for h in json.loads(body)["hits"]] == ["p1@example.org"]
+    # Findable within moments of the 250 (the indexer runs beside the LMTP replies).
+    deadline = time.monotonic() + 5
+    while True:
+        status, body, _ = get(f"{server.base}/api/v1/search?q=Plans")
+        hits = [h["message_id"] for h in json.loads(body)["hits"]]
+        if hits or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert hits == ["p1@example.org"]
 
 
 def test_non_member_post_is_held_then_approved(server: Server) -> None:

@@ -20,9 +20,10 @@ import email.policy
 import email.utils
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from email.message import Message
+from email.parser import BytesHeaderParser
 from typing import Literal, Protocol
 
 from moot.core.mailinglist import POSTING_POLICIES, ListConfig
@@ -550,11 +551,29 @@ def _mime_types(message: Message) -> tuple[str, ...]:
     return tuple(out)
 
 
-def post_from_bytes(raw: bytes, *, envelope_sender: str, body_text: str) -> Post:
+# The header fields the rules read whatever the list's settings (see needed_headers).
+RULE_HEADERS = frozenset({"from", "to", "cc", "subject", "list-id", "x-loop"})
+
+
+def needed_headers(config: ListConfig) -> frozenset[str]:
+    """The header fields (lower case) the rules read for this list.
+
+    >>> sorted(needed_headers(ListConfig("d@x.org", suspicious_headers=("X-Spam: yes",))))[-2:]
+    ['x-loop', 'x-spam']
+    """
+    return RULE_HEADERS | {name for name, _ in suspicious_rules(config.suspicious_headers)}
+
+
+def post_from_bytes(raw: bytes, *, envelope_sender: str, body_text: str,
+                    only_headers: Collection[str] | None = None,
+                    mime_types: bool = True) -> Post:
     """The :class:`Post` for raw message bytes; never raises.
 
     ``body_text`` is the plain-text body as the caller already extracted it (see
     :mod:`moot.core.parse`); missing or garbled headers give ``''`` or ``()``.
+    ``only_headers`` (lower-case names, e.g. :func:`needed_headers`) decodes just those fields,
+    and ``mime_types=False`` leaves the body unparsed: a list that restricts no content type
+    needs neither, and a post carries dozens of Received and DKIM lines.
 
     >>> post = post_from_bytes(b"From: Jo <JO@x.org>\\nTo: dev@example.org\\nSubject: hi\\n\\nyo",
     ...                        envelope_sender="JO@x.org", body_text="yo")
@@ -562,7 +581,10 @@ def post_from_bytes(raw: bytes, *, envelope_sender: str, body_text: str) -> Post
     ('jo@x.org', ('dev@example.org',), 'hi', 55, ('text/plain',))
     """
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        if mime_types:
+            message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        else:
+            message = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
     except Exception:  # noqa: BLE001
         message = Message()
     headers: list[tuple[str, str]] = []
@@ -572,6 +594,8 @@ def post_from_bytes(raw: bytes, *, envelope_sender: str, body_text: str) -> Post
     except Exception:  # noqa: BLE001
         items = []
     for name, value in items:
+        if only_headers is not None and str(name).strip().lower() not in only_headers:
+            continue
         try:
             value = str(value)
             key = header_text(name)
@@ -590,5 +614,5 @@ def post_from_bytes(raw: bytes, *, envelope_sender: str, body_text: str) -> Post
         subject=subjects[0] if subjects else "",
         body_start=clean_text(body_text[:BODY_START]),
         size=len(raw),
-        mime_types=_mime_types(message),
+        mime_types=_mime_types(message) if mime_types else (),
     )

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, insert
 from sqlalchemy.engine import Connection
@@ -33,7 +34,7 @@ from moot.core.errors import AlreadyDecided, HoldNotFound
 from moot.core.mailinglist import ListConfig
 from moot.core.message import ParsedMessage
 from moot.core.parse import not_mail_reason, parse_message
-from moot.core.policy import Situation, decide, post_from_bytes
+from moot.core.policy import Situation, decide, needed_headers, post_from_bytes
 from moot.membership import Membership, aware, new_message_id
 from moot.storage import held, outbox
 from moot.storage import members as m
@@ -96,9 +97,23 @@ class Inbound:
 
     # -- entry points -------------------------------------------------------------------------
 
-    def handle(self, conn: Connection, job: Job) -> Outcome:
+    def handle(self, conn: Connection, job: Job, cache: dict[Any, Any] | None = None) -> Outcome:
+        """One job, in the caller's transaction.  ``cache`` holds what jobs of one batch may
+        share (list settings, bans, recipients); anything but a post may change those, so
+        it is emptied after any other job."""
+        cache = {} if cache is None else cache
+        try:
+            return self._handle(conn, job, cache)
+        finally:
+            if job.recipient.kind != "post":
+                cache.clear()
+
+    def _handle(self, conn: Connection, job: Job, cache: dict[Any, Any]) -> Outcome:
         now = now_utc()
-        config = get_config(conn, job.recipient.list_address)
+        key = ("config", job.recipient.list_address)
+        if key not in cache:
+            cache[key] = get_config(conn, job.recipient.list_address)
+        config = cache[key]
         if config is None:
             return Outcome("rejected", (f"no list {job.recipient.list_address} here",))
         kind = job.recipient.kind
@@ -113,7 +128,7 @@ class Inbound:
             return Outcome("rejected", (f"not an email message ({reason})",))
         parsed = parse_message(job.raw)
         if kind == "post":
-            return self._post(conn, config, job, parsed, now)
+            return self._post(conn, config, job, parsed, now, cache)
         if kind == "owner":
             return self._to_owners(conn, config, job, parsed, now)
         return self._request(conn, config, job, parsed, now)
@@ -121,12 +136,16 @@ class Inbound:
     # -- posts -------------------------------------------------------------------------------
 
     def _post(self, conn: Connection, config: ListConfig, job: Job, parsed: ParsedMessage,
-              now: datetime) -> Outcome:
+              now: datetime, cache: dict[Any, Any]) -> Outcome:
         post = post_from_bytes(job.raw, envelope_sender=job.envelope_sender.lower(),
-                               body_text=parsed.body_text)
+                               body_text=parsed.body_text,
+                               only_headers=needed_headers(config),
+                               mime_types=bool(config.content_types))
         sender = post.sender or post.envelope_sender
         member = m.get_member(conn, config.id, sender) if sender else None
-        patterns = m.ban_patterns(conn, config.id, now)
+        if ("bans", config.id) not in cache:
+            cache["bans", config.id] = m.ban_patterns(conn, config.id, now)
+        patterns = cache["bans", config.id]
         ban = first_match(patterns, sender) or first_match(patterns, post.envelope_sender)
         verdict = decide(post, config, Situation(member=member, ban=ban))
         reasons = tuple(r.text for r in verdict.reasons)
@@ -138,10 +157,11 @@ class Inbound:
                             reasons=list(reasons), raw=job.raw, now=now)
             self._notify_hold(conn, config, job, parsed, sender, hid, list(reasons), now)
             return Outcome("held", reasons)
-        return self.distribute(conn, config, job.raw, parsed, sender, now)
+        return self.distribute(conn, config, job.raw, parsed, sender, now, cache)
 
     def distribute(self, conn: Connection, config: ListConfig, raw: bytes,
-                   parsed: ParsedMessage, sender: str, now: datetime) -> Outcome:
+                   parsed: ParsedMessage, sender: str, now: datetime,
+                   cache: dict[Any, Any] | None = None) -> Outcome:
         """Archive an accepted post and queue it for every member who gets it now."""
         pk: int | None = None
         if config.archive_policy != "none":
@@ -154,7 +174,11 @@ class Inbound:
             pk = result.stored[0]
         data = decorate(raw, config, base_url=self.base_url, message_id=parsed.message_id,
                         archived=pk is not None)
-        rcpts = m.post_recipients(conn, config.id, sender.lower())
+        cache = {} if cache is None else cache
+        if ("recipients", config.id) not in cache:
+            cache["recipients", config.id] = m.post_recipients(conn, config.id)
+        rcpts = [r for r, own in cache["recipients", config.id]
+                 if own or r != sender.lower()]
         outbox.enqueue(conn, list_id=config.id, kind="post", mail_from=config.bounces_address,
                        data=data, recipients=[(r, True) for r in rcpts], now=now,
                        message_pk=pk)
@@ -323,7 +347,8 @@ class InboundQueue:
     def _process(self, batch: list[tuple[Job, Future[Outcome]]]) -> None:
         try:
             with self.inbound.engine.begin() as conn:
-                outcomes = [self.inbound.handle(conn, job) for job, _ in batch]
+                cache: dict[Any, Any] = {}
+                outcomes = [self.inbound.handle(conn, job, cache) for job, _ in batch]
         except Exception as exc:  # noqa: BLE001 - retried one by one below
             if len(batch) == 1:
                 log.exception("inbound job failed")

@@ -64,12 +64,13 @@ class Search:
         self._writing = threading.RLock()
 
     def catch_up(self, progress: Progress | None = None, *,
-                 already: Collection[int] = ()) -> int:
+                 already: Collection[int] = (), final: bool = True) -> int:
+        """``final=False``: keep the index writer open for more (the server's indexer)."""
         with self._writing:
-            return self._catch_up(progress, already=already)
+            return self._catch_up(progress, already=already, final=final)
 
     def _catch_up(self, progress: Progress | None = None, *,
-                  already: Collection[int] = ()) -> int:
+                  already: Collection[int] = (), final: bool = True) -> int:
         """Index every stored message the index has not committed yet; returns how many.
 
         ``already``: keys an import has handed to the index itself (not yet committed); they
@@ -98,7 +99,7 @@ class Search:
             done += len(ids)
             if progress:
                 progress(min(done, total), total)
-        self.index.commit(last)
+        self.index.commit(last, final=final)
         return done
 
     def rebuild(self, progress: Progress | None = None) -> int:

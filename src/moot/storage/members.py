@@ -39,13 +39,13 @@ def owners(conn: Connection, list_id: int) -> list[Member]:
     return [m for m in moderators(conn, list_id) if m.role == "owner"]
 
 
-def post_recipients(conn: Connection, list_id: int, sender: str) -> list[str]:
-    """Who gets a post now: regular-delivery members with mail on (the sender only if they
-    asked for their own posts)."""
+def post_recipients(conn: Connection, list_id: int) -> list[tuple[str, bool]]:
+    """Who gets a post now: regular-delivery members with mail on, each with whether they
+    want their own posts."""
     q = select(s.members.c.email, s.members.c.receive_own).where(
         s.members.c.list_id == list_id, s.members.c.delivery == "regular",
         s.members.c.nomail.is_(False)).order_by(s.members.c.email)
-    return [e for e, own in conn.execute(q) if own or e != sender]
+    return [(e, bool(own)) for e, own in conn.execute(q)]
 
 
 def add_member(conn: Connection, list_id: int, member: Member, now: datetime) -> bool:

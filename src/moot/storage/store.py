@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -309,11 +310,7 @@ def _bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...],
     """
     if not rows:
         return
-    dialect = conn.dialect
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-    # The column types' own adapters (e.g. SQLite's datetime format), applied column-wise.
-    procs = [(n, f) for n, name in enumerate(columns)
-             if (f := table.c[name].type._cached_bind_processor(dialect)) is not None]
+    sql, procs, order = _insert_plan(conn.dialect, table, columns)
     if procs:
         converted = []
         for r in rows:
@@ -323,13 +320,32 @@ def _bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...],
                     row[n] = f(row[n])
             converted.append(tuple(row))
         rows = converted  # type: ignore[assignment]
-    if compiled.positional:
-        order = [columns.index(name) for name in compiled.positiontup or ()]
-        params: list = rows if order == list(range(len(columns))) else [
-            tuple(r[i] for i in order) for r in rows]
+    if order is None:
+        params: list = [dict(zip(columns, r, strict=True)) for r in rows]
     else:
-        params = [dict(zip(columns, r, strict=True)) for r in rows]
-    conn.exec_driver_sql(str(compiled), params)
+        params = rows if order == list(range(len(columns))) else [
+            tuple(r[i] for i in order) for r in rows]
+    conn.exec_driver_sql(sql, params)
+
+
+_PLANS: dict[tuple[str, str, tuple[str, ...]], tuple[str, list, list[int] | None]] = {}
+
+
+def _insert_plan(dialect: Any, table: Table, columns: tuple[str, ...]
+                 ) -> tuple[str, list, list[int] | None]:
+    """The compiled INSERT for these columns, their bind processors and the parameter order
+    (None: named parameters), made once per dialect, table and columns."""
+    key = (dialect.name, table.name, columns)
+    plan = _PLANS.get(key)
+    if plan is None:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        # The column types' own adapters (e.g. SQLite's datetime format), applied column-wise.
+        procs = [(n, f) for n, name in enumerate(columns)
+                 if (f := table.c[name].type._cached_bind_processor(dialect)) is not None]
+        order = ([columns.index(name) for name in compiled.positiontup or ()]
+                 if compiled.positional else None)
+        plan = _PLANS[key] = (str(compiled), procs, order)
+    return plan
 
 
 def _lookup_thread_ids(conn: Connection, list_id: int, ids: Iterable[str]) -> dict[str, int]:
