@@ -64,14 +64,30 @@ class Moot:
         return Inbound(self.engine, self.store, self.membership,
                        self.settings.base_url.rstrip("/"))
 
-    def resolve(self, address: str) -> Recipient | None:
-        """Which list and sub-address a recipient address names, if any."""
+    def resolve(self, address: str, *, cached_only: bool = False) -> Recipient | None:
+        """Which list and sub-address a recipient address names, if any.
+
+        The known addresses are remembered for a few seconds (the LMTP server asks at every
+        RCPT); an address not among them is always looked up afresh, so a new list answers
+        at once."""
         from moot.core.address import parse_recipient
+
+        found = parse_recipient(address, self._known_lists(fresh=False).__contains__)
+        if found is None and not cached_only:
+            found = parse_recipient(address, self._known_lists(fresh=True).__contains__)
+        return found
+
+    def _known_lists(self, *, fresh: bool) -> frozenset[str]:
+        import time
+
         from moot.storage.lists import list_addresses
 
-        with self.engine.connect() as conn:
-            known = list_addresses(conn)
-        return parse_recipient(address, known.__contains__)
+        cached = self.__dict__.get("_lists_cache")
+        if fresh or cached is None or time.monotonic() - cached[0] > 5.0:
+            with self.engine.connect() as conn:
+                cached = (time.monotonic(), frozenset(list_addresses(conn)))
+            self.__dict__["_lists_cache"] = cached
+        return cached[1]
 
     def close(self) -> None:
         if "search" in self.__dict__:  # opened

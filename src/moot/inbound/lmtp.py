@@ -48,14 +48,16 @@ def reply(outcome: Outcome) -> str:
 class LMTPHandler:
     """aiosmtpd handler: ``resolve`` maps a recipient address to a list sub-address."""
 
-    def __init__(self, resolve: Callable[[str], Recipient | None], inbound: InboundQueue) -> None:
+    def __init__(self, resolve: Callable[..., Recipient | None], inbound: InboundQueue) -> None:
         self.resolve = resolve
         self.inbound = inbound
 
     async def handle_RCPT(self, server: LMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
         try:
-            target = await asyncio.to_thread(self.resolve, address)
+            # A known list answers from memory; anything else is looked up in the database.
+            target = self.resolve(address, cached_only=True) or await asyncio.to_thread(
+                self.resolve, address)
         except Exception:  # noqa: BLE001 - the database is down: the mail server retries
             log.exception("cannot look up %s", address)
             return "451 4.3.0 cannot look up the recipient now; try again later"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -88,6 +88,17 @@ _AUTO_HEADERS = (b"auto-submitted", b"precedence")
 
 
 @dataclass
+class _Accepted:
+    """A post the rules accepted, waiting to be archived with the rest of its batch."""
+
+    config: ListConfig
+    raw: bytes
+    parsed: ParsedMessage
+    sender: str
+    incoming: Incoming | None = None
+
+
+@dataclass
 class Inbound:
     engine: Engine
     store: Store
@@ -98,17 +109,32 @@ class Inbound:
     # -- entry points -------------------------------------------------------------------------
 
     def handle(self, conn: Connection, job: Job, cache: dict[Any, Any] | None = None) -> Outcome:
-        """One job, in the caller's transaction.  ``cache`` holds what jobs of one batch may
-        share (list settings, bans, recipients); anything but a post may change those, so
-        it is emptied after any other job."""
-        cache = {} if cache is None else cache
-        try:
-            return self._handle(conn, job, cache)
-        finally:
-            if job.recipient.kind != "post":
-                cache.clear()
+        """One job, in the caller's transaction."""
+        return self.handle_many(conn, [job], cache)[0]
 
-    def _handle(self, conn: Connection, job: Job, cache: dict[Any, Any]) -> Outcome:
+    def handle_many(self, conn: Connection, jobs: Sequence[Job],
+                    cache: dict[Any, Any] | None = None) -> list[Outcome]:
+        """Jobs in order, in the caller's transaction; the posts they accept are archived
+        together at the end, list by list (one archive write for many posts).
+
+        ``cache`` holds what jobs of one batch may share (list settings, bans, recipients);
+        anything but a post may change those, so it is emptied after any other job."""
+        cache = {} if cache is None else cache
+        results: list[Outcome | _Accepted] = []
+        for job in jobs:
+            try:
+                results.append(self._handle(conn, job, cache))
+            finally:
+                if job.recipient.kind != "post":
+                    cache.clear()
+        accepted = [r for r in results if isinstance(r, _Accepted)]
+        if accepted:
+            done = iter(self._distribute_many(conn, accepted, now_utc(), cache))
+            results = [next(done) if isinstance(r, _Accepted) else r for r in results]
+        return results  # type: ignore[return-value]
+
+    def _handle(self, conn: Connection, job: Job, cache: dict[Any, Any]
+                ) -> Outcome | _Accepted:
         now = now_utc()
         key = ("config", job.recipient.list_address)
         if key not in cache:
@@ -136,7 +162,7 @@ class Inbound:
     # -- posts -------------------------------------------------------------------------------
 
     def _post(self, conn: Connection, config: ListConfig, job: Job, parsed: ParsedMessage,
-              now: datetime, cache: dict[Any, Any]) -> Outcome:
+              now: datetime, cache: dict[Any, Any]) -> Outcome | _Accepted:
         post = post_from_bytes(job.raw, envelope_sender=job.envelope_sender.lower(),
                                body_text=parsed.body_text,
                                only_headers=needed_headers(config),
@@ -157,32 +183,46 @@ class Inbound:
                             reasons=list(reasons), raw=job.raw, now=now)
             self._notify_hold(conn, config, job, parsed, sender, hid, list(reasons), now)
             return Outcome("held", reasons)
-        return self.distribute(conn, config, job.raw, parsed, sender, now, cache)
+        return _Accepted(config, job.raw, parsed, sender)
 
     def distribute(self, conn: Connection, config: ListConfig, raw: bytes,
-                   parsed: ParsedMessage, sender: str, now: datetime,
-                   cache: dict[Any, Any] | None = None) -> Outcome:
-        """Archive an accepted post and queue it for every member who gets it now."""
-        pk: int | None = None
-        if config.archive_policy != "none":
-            result = self.store.add_messages(config.id, [Incoming(raw, parsed, sha256(raw))],
-                                             conn=conn)
-            if not result.stored:
-                # The same bytes again: a mail server resending after a lost 250.  It was
-                # archived and queued the first time; doing it again would deliver it twice.
-                return Outcome("accepted", detail="already accepted")
-            pk = result.stored[0]
-        data = decorate(raw, config, base_url=self.base_url, message_id=parsed.message_id,
-                        archived=pk is not None)
-        cache = {} if cache is None else cache
-        if ("recipients", config.id) not in cache:
-            cache["recipients", config.id] = m.post_recipients(conn, config.id)
-        rcpts = [r for r, own in cache["recipients", config.id]
-                 if own or r != sender.lower()]
-        outbox.enqueue(conn, list_id=config.id, kind="post", mail_from=config.bounces_address,
-                       data=data, recipients=[(r, True) for r in rcpts], now=now,
-                       message_pk=pk)
-        return Outcome("accepted", message_pk=pk)
+                   parsed: ParsedMessage, sender: str, now: datetime) -> Outcome:
+        """Archive one accepted post and queue it for every member who gets it now."""
+        return self._distribute_many(conn, [_Accepted(config, raw, parsed, sender)], now, {})[0]
+
+    def _distribute_many(self, conn: Connection, posts: Sequence[_Accepted], now: datetime,
+                         cache: dict[Any, Any]) -> list[Outcome]:
+        by_list: dict[int, list[_Accepted]] = {}
+        for p in posts:
+            if p.config.archive_policy != "none":
+                p.incoming = Incoming(p.raw, p.parsed, sha256(p.raw))
+                by_list.setdefault(p.config.id, []).append(p)
+        keys: dict[int, int] = {}  # id(Incoming) -> message key
+        for list_id, group in by_list.items():
+            result = self.store.add_messages(list_id, [p.incoming for p in group], conn=conn)
+            keys.update((id(i), k) for i, k in zip(result.items, result.stored, strict=True))
+        out: list[Outcome] = []
+        for p in posts:
+            pk: int | None = None
+            if p.incoming is not None:
+                pk = keys.get(id(p.incoming))
+                if pk is None:
+                    # The same bytes again: a mail server resending after a lost 250.  It was
+                    # archived and queued the first time; doing it again would deliver it twice.
+                    out.append(Outcome("accepted", detail="already accepted"))
+                    continue
+            config = p.config
+            data = decorate(p.raw, config, base_url=self.base_url,
+                            message_id=p.parsed.message_id, archived=pk is not None)
+            if ("recipients", config.id) not in cache:
+                cache["recipients", config.id] = m.post_recipients(conn, config.id)
+            sender = p.sender.lower()
+            rcpts = [r for r, own in cache["recipients", config.id] if own or r != sender]
+            outbox.enqueue(conn, list_id=config.id, kind="post",
+                           mail_from=config.bounces_address, data=data,
+                           recipients=[(r, True) for r in rcpts], now=now, message_pk=pk)
+            out.append(Outcome("accepted", message_pk=pk))
+        return out
 
     def _notify_hold(self, conn: Connection, config: ListConfig, job: Job,
                      parsed: ParsedMessage, sender: str, hold_id: int, reasons: list[str],
@@ -347,8 +387,7 @@ class InboundQueue:
     def _process(self, batch: list[tuple[Job, Future[Outcome]]]) -> None:
         try:
             with self.inbound.engine.begin() as conn:
-                cache: dict[Any, Any] = {}
-                outcomes = [self.inbound.handle(conn, job, cache) for job, _ in batch]
+                outcomes = self.inbound.handle_many(conn, [job for job, _ in batch])
         except Exception as exc:  # noqa: BLE001 - retried one by one below
             if len(batch) == 1:
                 log.exception("inbound job failed")

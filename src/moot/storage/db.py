@@ -49,7 +49,10 @@ def open_engine(url: str, *, durable: bool = False) -> Engine:
     after such a commit; an import, which can simply be run again, does without."""
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # Enough pooled connections for the server's threads (LMTP look-ups, web, indexer):
+        # an overflow connection is thrown away after use, and opening one runs the pragmas.
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20,
+                               max_overflow=20)
         event.listen(engine, "connect", _sqlite_pragmas)
         if durable:
             event.listen(engine, "connect", _sqlite_durable)
