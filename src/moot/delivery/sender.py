@@ -1,11 +1,12 @@
 """Hands queued mail to the relay (``moot serve --relay``) and marks each recipient done.
 
 One loop per process: it claims what is due from :mod:`moot.storage.outbox`, sends each message
-over one kept-open SMTP connection (aiosmtplib), one transaction per message, or per recipient
-when the copy is personal (each member's own List-Unsubscribe link, RFC 8058), and records the
-result.  A recipient the relay refuses for now waits and is tried again; one it refuses for good
-is marked failed.  Whatever was handed over but not yet marked when the process died is sent
-again at start-up (at least once; the delivery issue makes it exactly once).
+over a few kept-open SMTP connections (aiosmtplib), one transaction per message, or per
+recipient when the copy is personal (each member's own List-Unsubscribe link, RFC 8058), and
+records the result.  A recipient the relay refuses for now waits and is tried again; one it
+refuses for good is marked failed.  Whatever was handed over but not yet marked when the
+process died is sent again at start-up (at least once; the delivery issue makes it exactly
+once).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class Sender:
     batch: int = 500
     idle_wait: float = 5.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _smtp: aiosmtplib.SMTP | None = None
+    connections: int = 4  # to the relay at once
+    _idle: list[aiosmtplib.SMTP] = field(default_factory=list)
     _configs: dict[int, ListConfig] = field(default_factory=dict)
 
     def wake(self) -> None:
@@ -112,73 +114,105 @@ class Sender:
         return self._configs[list_id]
 
     async def _connection(self) -> aiosmtplib.SMTP:
-        if self._smtp is None or not self._smtp.is_connected:
-            smtp = aiosmtplib.SMTP(hostname=self.relay[0], port=self.relay[1], timeout=60,
-                                   start_tls=False)
-            try:
-                await smtp.connect()
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                raise RelayDown(f"cannot reach the relay {self.relay[0]}:{self.relay[1]} "
-                                f"({exc}); check `moot serve --relay`") from exc
-            self._smtp = smtp
-        return self._smtp
+        """An open connection to the relay: an idle one, or a new one."""
+        while self._idle:
+            smtp = self._idle.pop()
+            if smtp.is_connected:
+                return smtp
+        smtp = aiosmtplib.SMTP(hostname=self.relay[0], port=self.relay[1], timeout=60,
+                               start_tls=False)
+        try:
+            await smtp.connect()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise RelayDown(f"cannot reach the relay {self.relay[0]}:{self.relay[1]} "
+                            f"({exc}); check `moot serve --relay`") from exc
+        return smtp
 
     async def close(self) -> None:
-        if self._smtp is not None and self._smtp.is_connected:
-            try:
-                await self._smtp.quit()
-            except aiosmtplib.SMTPException:
-                pass
-        self._smtp = None
+        idle, self._idle = self._idle, []
+        for smtp in idle:
+            if smtp.is_connected:
+                try:
+                    await smtp.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    smtp.close()
 
     async def _send(self, d: outbox.Delivery
                     ) -> tuple[list[int], list[tuple[int, str, bool]]]:
+        """Hand one queued message to the relay for each of its due recipients, over up to
+        ``connections`` connections at once (a relay answers each copy in a few round trips:
+        one at a time, the sender would mostly wait)."""
         sent: list[int] = []
         retry: list[tuple[int, str, bool]] = []
         config = self._config(d.list_id)
         personal = [r for r in d.recipients if r[2] and config is not None]
         shared = [r for r in d.recipients if not (r[2] and config is not None)]
-        groups: list[tuple[bytes, list[tuple[int, str, bool]]]] = []
+        groups: list[tuple[bytes | None, list[tuple[int, str, bool]]]] = []
         if shared:
             groups.append((d.data, shared))
-        for r in personal:
-            assert config is not None
-            data = personalize(d.data, unsubscribe_url=self.unsubscribe_url(config, r[1]),
-                               unsubscribe_mailto=f"mailto:{config.sub_address('leave')}")
-            groups.append((data, [r]))
-        for data, rcpts in groups:
+        groups.extend((None, [r]) for r in personal)  # made when sent: memory stays flat
+        todo = iter(groups)
+
+        async def worker() -> None:
+            smtp: aiosmtplib.SMTP | None = None
             try:
-                smtp = await self._connection()
-            except RelayDown as exc:
-                exc.done = (sent, retry)  # what this message got before the relay went away
-                raise
-            try:
-                errors, _ = await smtp.sendmail(d.mail_from, [r[1] for r in rcpts], data)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                refused = {e.recipient: e for e in exc.recipients}
-                for r in rcpts:
-                    e = refused.get(r[1])
-                    retry.append((r[0], str(e) if e else str(exc),
-                                  bool(e and 500 <= e.code < 600)))
-                continue
-            except aiosmtplib.SMTPResponseException as exc:
-                for r in rcpts:
-                    retry.append((r[0], f"{exc.code} {exc.message}", 500 <= exc.code < 600))
-                await self.close()
-                continue
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                for r in rcpts:
-                    retry.append((r[0], f"relay {self.relay[0]}:{self.relay[1]}: {exc}", False))
-                await self.close()
-                continue
-            for r in rcpts:
-                err = errors.get(r[1])
-                if err is None:
-                    sent.append(r[0])
-                else:
-                    retry.append((r[0], f"{err.code} {err.message}", 500 <= err.code < 600))
-            if len(sent) + len(retry) >= RECORD_EVERY:
-                # Mark as we go: a crash in the middle of a big list resends only the last few.
-                await asyncio.to_thread(self._record, sent, retry)
-                sent, retry = [], []
+                for data, rcpts in todo:
+                    if data is None:
+                        assert config is not None
+                        data = personalize(
+                            d.data, unsubscribe_url=self.unsubscribe_url(config, rcpts[0][1]),
+                            unsubscribe_mailto=f"mailto:{config.sub_address('leave')}")
+                    if smtp is None:
+                        smtp = await self._connection()
+                    smtp = await self._hand_over(smtp, d.mail_from, data, rcpts, sent, retry)
+                    if len(sent) + len(retry) >= RECORD_EVERY:
+                        # Mark as we go: a crash in the middle of a big list resends only
+                        # the last few.  (Taken and emptied with no await between: the other
+                        # workers add to the same lists.)
+                        done_sent, done_retry = sent[:], retry[:]
+                        del sent[:], retry[:]
+                        await asyncio.to_thread(self._record, done_sent, done_retry)
+            finally:
+                if smtp is not None and smtp.is_connected:
+                    self._idle.append(smtp)
+
+        workers = min(self.connections, len(groups)) or 1
+        results = await asyncio.gather(*(worker() for _ in range(workers)),
+                                       return_exceptions=True)
+        for r in results:
+            if isinstance(r, RelayDown):
+                r.done = (sent, retry)  # what this message got before the relay went away
+                raise r
+            if isinstance(r, BaseException):
+                raise r
         return sent, retry
+
+    async def _hand_over(self, smtp: aiosmtplib.SMTP, mail_from: str, data: bytes,
+                         rcpts: list[tuple[int, str, bool]], sent: list[int],
+                         retry: list[tuple[int, str, bool]]) -> aiosmtplib.SMTP | None:
+        """One SMTP transaction; the connection to go on with (None: it was dropped)."""
+        try:
+            errors, _ = await smtp.sendmail(mail_from, [r[1] for r in rcpts], data)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = {e.recipient: e for e in exc.recipients}
+            for r in rcpts:
+                e = refused.get(r[1])
+                retry.append((r[0], str(e) if e else str(exc), bool(e and 500 <= e.code < 600)))
+            return smtp
+        except aiosmtplib.SMTPResponseException as exc:
+            for r in rcpts:
+                retry.append((r[0], f"{exc.code} {exc.message}", 500 <= exc.code < 600))
+            smtp.close()
+            return None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            for r in rcpts:
+                retry.append((r[0], f"relay {self.relay[0]}:{self.relay[1]}: {exc}", False))
+            smtp.close()
+            return None
+        for r in rcpts:
+            err = errors.get(r[1])
+            if err is None:
+                sent.append(r[0])
+            else:
+                retry.append((r[0], f"{err.code} {err.message}", 500 <= err.code < 600))
+        return smtp
