@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -118,22 +118,28 @@ def build(settings: Settings, *, durable: bool = False) -> Moot:
 
 async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | None,
                 relay: tuple[str, int], on_ready: Callable[[], None] | None = None) -> None:
-    """Web, LMTP and the delivery loop in one process, on one event loop, until a signal."""
+    """Web and LMTP on one event loop, the indexer in a thread, delivery in a process of its
+    own (at a lower priority: answering the mail server comes first), until a signal."""
     import asyncio
+    import multiprocessing
+    import os
 
     import uvicorn
 
-    from moot.delivery.sender import Sender
     from moot.inbound.lmtp import LMTPHandler, make_server
     from moot.inbound.service import InboundQueue
     from moot.search.indexer import Indexer
     from moot.web.app import create_app
 
     loop = asyncio.get_running_loop()
-    sender = Sender(moot.engine, relay, moot.membership.unsubscribe_url)
+    ctx = multiprocessing.get_context("spawn")
+    wake = ctx.Event()
+    delivery = ctx.Process(target=run_delivery, args=(moot.settings, relay, wake, os.getpid()),
+                           name="moot-delivery", daemon=True)
+    delivery.start()
     indexer = Indexer(moot.search)
     moot.inbound.after_commit.append(indexer.poke)
-    moot.inbound.after_commit.append(lambda: loop.call_soon_threadsafe(sender.wake))
+    moot.inbound.after_commit.append(wake.set)
     inbound = InboundQueue(moot.inbound)
     lmtp_server = None
     if lmtp is not None:
@@ -141,16 +147,54 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
             make_server(LMTPHandler(moot.resolve, inbound)), lmtp[0], lmtp[1])
     web = uvicorn.Server(uvicorn.Config(create_app(moot), host=http[0], port=http[1],
                                         log_level="warning", lifespan="off"))
-    delivering = asyncio.create_task(sender.run())
     try:
         if on_ready is not None:
             on_ready()
         await web.serve()
     finally:
-        delivering.cancel()
         if lmtp_server is not None:
             lmtp_server.close()
             await lmtp_server.wait_closed()
         await asyncio.to_thread(inbound.close)
         await asyncio.to_thread(indexer.close)
-        await sender.close()
+        delivery.terminate()  # it marks as it goes; a copy in flight may be sent again
+        await asyncio.to_thread(delivery.join, 10)
+
+
+def run_delivery(settings: Settings, relay: tuple[str, int], wake: Any, parent: int) -> None:
+    """The delivery process: hand the outbound queue to the relay until terminated."""
+    import asyncio
+    import os
+    import signal
+
+    from moot.delivery.sender import Sender
+
+    try:
+        os.nice(5)
+    except OSError:
+        pass
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+
+    def orphaned() -> None:  # the server was killed outright: a new one starts its own sender
+        # (``parent`` comes from the server: it may have died before this process got here)
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    import threading
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    moot = build(settings, durable=True)
+
+    def wait_for_work(seconds: float) -> None:
+        if wake.wait(seconds):
+            wake.clear()
+
+    sender = Sender(moot.engine, relay, moot.membership.unsubscribe_url,
+                    wait_for_work=wait_for_work, idle_wait=2.0)
+    try:
+        asyncio.run(sender.run())
+    finally:
+        moot.close()

@@ -286,3 +286,54 @@ def test_client_gone_mid_data_leaves_nothing(server: Server) -> None:
     # ...and the server still serves.
     replies = server.lmtp("bob@example.org", [LIST], post("after@example.org"))
     assert replies[LIST][0] == 250
+
+
+def test_kill_9_loses_no_accepted_post_and_leaves_no_second_sender(
+        moot: Moot, data_dir: Path) -> None:
+    """The server is killed outright right after answering 250: the post is archived and
+    queued, the delivery process goes away with it, and a new server delivers the post."""
+    import signal
+
+    sink = Sink()
+    relay_port = free_port()
+    relay = Controller(sink, hostname="127.0.0.1", port=relay_port)
+    relay.start()
+    moot.store.create_list(LIST)
+    from moot.core.member import Member
+    from moot.storage.lists import get_config
+    from moot.storage.store import now_utc
+
+    with moot.engine.begin() as conn:
+        config = get_config(conn, LIST)
+        assert config is not None
+        moot.membership.subscribe_now(conn, config, Member("bob@example.org"), now_utc(),
+                                      welcome=False)
+    try:
+        http, lmtp = free_port(), free_port()
+        args = ["--data", str(data_dir), "serve", "--http", f"127.0.0.1:{http}",
+                "--lmtp", f"127.0.0.1:{lmtp}", "--relay", "127.0.0.1:9"]  # nothing listens
+        with running(args, dict(os.environ)) as proc:
+            wait_until_up(proc, f"http://127.0.0.1:{http}/healthz")
+            children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                      text=True).stdout.split()
+            assert children, "no delivery process"
+            srv = Server(f"http://127.0.0.1:{http}", lmtp, sink, data_dir)
+            assert srv.lmtp("bob@example.org", [LIST], post("k9@example.org"))[LIST][0] == 250
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(os.path.exists(f"/proc/{c}") for c in children):
+            assert time.monotonic() < deadline, "the delivery process outlived the server"
+            time.sleep(0.1)
+        assert moot.archive.messages_by_id(config.id, "k9@example.org")
+        # A new server, this time with a relay that answers, delivers what was queued.
+        http, lmtp = free_port(), free_port()
+        args = ["--data", str(data_dir), "serve", "--http", f"127.0.0.1:{http}",
+                "--lmtp", f"127.0.0.1:{lmtp}", "--relay", f"127.0.0.1:{relay_port}"]
+        with running(args, dict(os.environ)) as proc:
+            wait_until_up(proc, f"http://127.0.0.1:{http}/healthz")
+            sink.wait_for(lambda f, rs, m: rs == ["bob@example.org"]
+                          and m["Message-ID"] == "<k9@example.org>")
+    finally:
+        relay.stop()
+    assert len([g for g in sink.got if b"<k9@example.org>" in g[2]]) == 1

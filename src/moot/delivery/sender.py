@@ -46,6 +46,8 @@ class Sender:
     idle_wait: float = 5.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     connections: int = 4  # to the relay at once
+    # Blocks until there may be work or the time is up (another process queues the mail).
+    wait_for_work: Callable[[float], None] | None = None
     _idle: list[aiosmtplib.SMTP] = field(default_factory=list)
     _configs: dict[int, ListConfig] = field(default_factory=dict)
 
@@ -69,7 +71,9 @@ class Sender:
             except Exception:  # noqa: BLE001 - keep the loop alive; the rows stay queued
                 log.exception("delivery pass failed")
                 sent = 0
-            if sent == 0:
+            if sent == 0 and self.wait_for_work is not None:
+                await asyncio.to_thread(self.wait_for_work, self.idle_wait)
+            elif sent == 0:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.idle_wait)
