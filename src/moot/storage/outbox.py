@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from moot.storage import schema as s
 from moot.storage.codec import CODEC, compress_many, decode
+from moot.storage.store import bulk_insert
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,9 @@ def enqueue(conn: Connection, *, list_id: int | None, kind: str, mail_from: str,
     oid = int(conn.execute(insert(s.outbox).returning(s.outbox.c.id), {
         "list_id": list_id, "kind": kind, "message_pk": message_pk, "mail_from": mail_from,
         "codec": CODEC, "data": compress_many([data])[0], "created_at": now}).scalar_one())
-    conn.execute(insert(s.outbox_recipients), [
-        {"outbox_id": oid, "rcpt": r, "personal": p, "status": "pending", "attempts": 0,
-         "next_attempt_at": now} for r, p in rcpts])
+    bulk_insert(conn, s.outbox_recipients,
+                ("outbox_id", "rcpt", "personal", "status", "attempts", "next_attempt_at"),
+                [(oid, r, p, "pending", 0, now) for r, p in rcpts])
     return oid
 
 

@@ -148,11 +148,11 @@ class Store:
         keys = _reserve_ids(conn, s.messages, len(fresh))
         rows = [_message_row(k, list_id, item, thread_of[n], received)
                 for n, (k, item) in enumerate(zip(keys, fresh, strict=True))]
-        _bulk_insert(conn, s.messages, _MESSAGE_COLUMNS, rows)
-        _bulk_insert(conn, s.raw_messages, ("message_pk", "codec", "data"), [
+        bulk_insert(conn, s.messages, _MESSAGE_COLUMNS, rows)
+        bulk_insert(conn, s.raw_messages, ("message_pk", "codec", "data"), [
             (k, CODEC, data)
             for k, data in zip(keys, _compressed(fresh), strict=True)])
-        _bulk_insert(
+        bulk_insert(
             conn, s.attachments, ("message_pk", "position", "filename", "content_type", "size"),
             [(k, a.position, a.filename, a.content_type, a.size)
              for k, item in zip(keys, fresh, strict=True) for a in item.parsed.attachments])
@@ -240,7 +240,7 @@ class Store:
             return real.get(t, t)
 
         # Record every Message-ID not seen before.
-        _bulk_insert(conn, s.thread_ids, ("list_id", "message_id", "thread_id"),
+        bulk_insert(conn, s.thread_ids, ("list_id", "message_id", "thread_id"),
                      [(list_id, mid, final(group_thread[group_of[mid]]))
                       for mid in all_ids if mid not in known])
         changed = [st for st in states.values() if not st.new and st.id not in merged_away]
@@ -300,7 +300,7 @@ def _compressed(items: Sequence[Incoming]) -> list[bytes]:
     return [i.compressed if i.compressed is not None else next(made) for i in items]
 
 
-def _bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...],
+def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...],
                  rows: list[tuple[object, ...]]) -> None:
     """INSERT many rows straight through the driver's executemany.
 
