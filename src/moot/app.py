@@ -186,7 +186,9 @@ def run_delivery(settings: Settings, relay: tuple[str, int], wake: Any, parent: 
     import threading
 
     threading.Thread(target=orphaned, daemon=True).start()
-    moot = build(settings, durable=True)
+    # Marks survive a crash of the process without an fsync each (WAL): a power cut could at
+    # worst resend the last few, never lose a post (the posts themselves are committed durably).
+    moot = build(settings)
 
     def wait_for_work(seconds: float) -> None:
         if wake.wait(seconds):

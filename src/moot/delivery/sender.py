@@ -4,9 +4,8 @@ One loop per process: it claims what is due from :mod:`moot.storage.outbox`, sen
 over a few kept-open SMTP connections (aiosmtplib), one transaction per message, or per
 recipient when the copy is personal (each member's own List-Unsubscribe link, RFC 8058), and
 records the result.  A recipient the relay refuses for now waits and is tried again; one it
-refuses for good is marked failed.  Whatever was handed over but not yet marked when the
-process died is sent again at start-up (at least once; the delivery issue makes it exactly
-once).
+refuses for good is marked failed.  Each transaction is marked as soon as the relay has
+answered it, so a crash resends at most the transactions in flight (one per open connection).
 """
 
 from __future__ import annotations
@@ -26,9 +25,6 @@ from moot.storage.lists import get_config_by_id
 from moot.storage.store import now_utc
 
 log = logging.getLogger("moot.delivery")
-
-
-RECORD_EVERY = 20  # recipients handed over between two marks in the database
 
 
 class RelayDown(Exception):
@@ -169,13 +165,12 @@ class Sender:
                     if smtp is None:
                         smtp = await self._connection()
                     smtp = await self._hand_over(smtp, d.mail_from, data, rcpts, sent, retry)
-                    if len(sent) + len(retry) >= RECORD_EVERY:
-                        # Mark as we go: a crash in the middle of a big list resends only
-                        # the last few.  (Taken and emptied with no await between: the other
-                        # workers add to the same lists.)
-                        done_sent, done_retry = sent[:], retry[:]
-                        del sent[:], retry[:]
-                        await asyncio.to_thread(self._record, done_sent, done_retry)
+                    # Mark at once: after a crash only a transaction in flight, at most one
+                    # per open connection, can be sent again.  (Taken and emptied with no
+                    # await between: the other workers add to the same lists.)
+                    done_sent, done_retry = sent[:], retry[:]
+                    del sent[:], retry[:]
+                    await asyncio.to_thread(self._record, done_sent, done_retry)
             finally:
                 if smtp is not None and smtp.is_connected:
                     self._idle.append(smtp)
