@@ -24,15 +24,6 @@ member_app = typer.Typer(no_args_is_help=True, help="Subscribe, unsubscribe and 
 app.add_typer(member_app, name="member")
 
 
-def config_json(config: ListConfig) -> dict[str, object]:
-    doc: dict[str, object] = {"address": config.address}
-    for name in SETTINGS:
-        value = getattr(config, name)
-        doc[name] = list(value) if isinstance(value, tuple) else value
-    doc["subject_prefix"] = config.prefix
-    return doc
-
-
 def _config(moot: object, address: str) -> ListConfig:
     with moot.engine.connect() as conn:  # type: ignore[attr-defined]
         config = list_store.get_config(conn, address)
@@ -62,7 +53,7 @@ def list_set(
     except MootError as exc:
         fail(str(exc))
     if as_json:
-        emit_json(config_json(config))
+        emit_json(config.as_json())
     else:
         print(f"updated {config.address}: {', '.join(changes)}")
 

@@ -144,7 +144,6 @@ def list_ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @list_app.command("show")
 def list_show(ctx: typer.Context, address: str, as_json: JsonOpt = False) -> None:
     """One list's settings and counts."""
-    from moot.cli.listserver import config_json
     from moot.storage.lists import get_config
 
     moot = open_moot(ctx.obj)
@@ -154,7 +153,7 @@ def list_show(ctx: typer.Context, address: str, as_json: JsonOpt = False) -> Non
     with moot.engine.connect() as conn:
         config = get_config(conn, address)
     assert config is not None
-    doc = {**_list_json(rows[0]), **config_json(config)}
+    doc = {**_list_json(rows[0]), **config.as_json()}
     if as_json:
         emit_json(doc)
     else:

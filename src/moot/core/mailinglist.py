@@ -77,6 +77,16 @@ class ListConfig:
     def bounces_address(self) -> str:
         return self.sub_address("bounces")
 
+    def as_json(self) -> dict[str, object]:
+        """The address and every setting, as ``moot list show --json`` and the API give them
+        (the subject prefix as in use)."""
+        doc: dict[str, object] = {"address": self.address}
+        for name in SETTINGS:
+            value = getattr(self, name)
+            doc[name] = list(value) if isinstance(value, tuple) else value
+        doc["subject_prefix"] = self.prefix
+        return doc
+
 
 # name -> (kind, help).  Kinds: str, text (may span lines), choice:<a|b>, int, list.
 SETTINGS: dict[str, tuple[str, str]] = {

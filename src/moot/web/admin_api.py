@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from moot.app import Moot
 from moot.core.address import valid_email, valid_list_address
 from moot.core.errors import BadSetting, ListExists, MootError
-from moot.core.mailinglist import SETTINGS, ListConfig, validate_setting
+from moot.core.mailinglist import ListConfig, validate_setting
 from moot.core.member import DELIVERY_MODES, ROLES, Member
 from moot.storage import held as held_store
 from moot.storage import lists as list_store
@@ -46,15 +46,6 @@ JsonBody = Annotated[dict[str, Any], Body()]
 router = APIRouter()
 
 
-def config_json(config: ListConfig) -> dict[str, Any]:
-    doc: dict[str, Any] = {"address": config.address}
-    for name in SETTINGS:
-        value = getattr(config, name)
-        doc[name] = list(value) if isinstance(value, tuple) else value
-    doc["subject_prefix"] = config.prefix
-    return doc
-
-
 def _config(moot: Moot, address: str) -> ListConfig:
     with moot.engine.connect() as conn:
         config = list_store.get_config(conn, address)
@@ -81,12 +72,12 @@ def create_list(request: Request, doc: JsonBody) -> dict[str, Any]:
         raise HTTPException(409, str(exc)) from None
     except BadSetting as exc:
         raise HTTPException(400, str(exc)) from None
-    return config_json(config)
+    return config.as_json()
 
 
 @router.get("/lists/{address}/settings", dependencies=admin)
 def get_settings(request: Request, address: str) -> dict[str, Any]:
-    return config_json(_config(_moot(request), address))
+    return _config(_moot(request), address).as_json()
 
 
 @router.patch("/lists/{address}", dependencies=admin)
@@ -100,7 +91,7 @@ def change_list(request: Request, address: str,
             config = list_store.update_settings(conn, address, doc)
     except MootError as exc:
         raise HTTPException(400, str(exc)) from None
-    return config_json(config)
+    return config.as_json()
 
 
 @router.delete("/lists/{address}", dependencies=admin)
