@@ -101,3 +101,34 @@ def test_relay_down_charges_nobody(moot: Moot) -> None:
     with pytest.raises(RelayDown, match="cannot reach the relay"):
         once(sender(moot, free_port()))
     assert rows(moot) == {"ok@example.org": ("pending", 0)}
+
+
+def test_the_queue_as_the_operator_sees_it(moot: Moot) -> None:
+    from typer.testing import CliRunner
+
+    from moot.cli.main import app
+
+    lid = moot.store.create_list("dev@example.org")
+    relay = Relay({"gone@example.org": "550 5.1.1 no such user",
+                   "full@example.org": "452 4.2.2 mailbox full"})
+    port = free_port()
+    ctl = Controller(relay, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        queue(moot, lid, ["ok@example.org", "gone@example.org", "full@example.org"])
+        once(sender(moot, port))
+        queue(moot, lid, ["later@example.org"])
+    finally:
+        ctl.stop()
+    with moot.engine.connect() as conn:
+        assert outbox.summary(conn) == [{"list": "dev@example.org", "pending": 1,
+                                         "retrying": 1, "failed": 1, "sent": 1}]
+        problems = {p["rcpt"]: p for p in outbox.failures(conn)}
+    assert problems["gone@example.org"]["status"] == "failed"
+    assert "550" in str(problems["gone@example.org"]["error"])
+    assert problems["full@example.org"]["next_attempt"] is not None
+    result = CliRunner().invoke(app, ["--data", str(moot.settings.data_dir), "queue"],
+                                env={"MOOT_DATABASE_URL": moot.settings.database_url})
+    assert result.exit_code == 0, result.output
+    assert "pending 1\tretrying 1\tfailed 1\tsent 1" in result.output
+    assert "failed: gone@example.org" in result.output

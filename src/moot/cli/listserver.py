@@ -264,3 +264,25 @@ def moderate(
     if outcome.message_pk is not None:
         moot.search.catch_up()
     print(f"{hold_id}: {decision} -> {outcome.line()}")
+
+
+@app.command()
+def queue(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """The outbound queue: recipients pending, being retried, failed and sent, by list."""
+    from moot.storage import outbox
+
+    moot = open_moot(ctx.obj)
+    with moot.engine.connect() as conn:
+        lists = outbox.summary(conn)
+        problems = outbox.failures(conn)
+    if as_json:
+        emit_json({"lists": lists, "problems": problems})
+        return
+    if not lists:
+        print("the outbound queue is empty")
+    for row in lists:
+        print(f"{row['list'] or '(no list)'}\tpending {row['pending']}\tretrying "
+              f"{row['retrying']}\tfailed {row['failed']}\tsent {row['sent']}")
+    for p in problems:
+        print(f"  {p['status']}: {p['rcpt']} ({p['list']}, {p['attempts']} attempts): "
+              f"{p['error']}")

@@ -103,6 +103,39 @@ def counts(conn: Connection) -> dict[str, int]:
             s.outbox_recipients.c.status))}
 
 
+def summary(conn: Connection) -> list[dict[str, object]]:
+    """Per list: recipients waiting for a first try, waiting to be tried again, failed, sent."""
+    state = s.outbox_recipients.c.status
+    retrying = (state == "pending") & (s.outbox_recipients.c.attempts > 0)
+    q = (select(s.mailing_lists.c.address, state, retrying.label("retrying"),
+                func.count().label("n"))
+         .select_from(s.outbox_recipients.join(s.outbox).outerjoin(s.mailing_lists))
+         .group_by(s.mailing_lists.c.address, state, retrying)
+         .order_by(s.mailing_lists.c.address))
+    out: dict[str, dict[str, object]] = {}
+    for address, st, again, n in conn.execute(q):
+        row = out.setdefault(address or "", {"list": address or "", "pending": 0,
+                                             "retrying": 0, "failed": 0, "sent": 0})
+        key = "retrying" if st == "pending" and again else st
+        row[key] = int(row.get(key, 0)) + int(n)  # type: ignore[call-overload]
+    return list(out.values())
+
+
+def failures(conn: Connection, limit: int = 50) -> list[dict[str, object]]:
+    """The latest recipients that failed for good or are being retried, with the reason."""
+    q = (select(s.mailing_lists.c.address, s.outbox_recipients.c.rcpt,
+                s.outbox_recipients.c.status, s.outbox_recipients.c.attempts,
+                s.outbox_recipients.c.last_error, s.outbox_recipients.c.next_attempt_at)
+         .select_from(s.outbox_recipients.join(s.outbox).outerjoin(s.mailing_lists))
+         .where(s.outbox_recipients.c.last_error.is_not(None),
+                s.outbox_recipients.c.status != "sent")
+         .order_by(s.outbox_recipients.c.id.desc()).limit(limit))
+    return [{"list": r.address or "", "rcpt": r.rcpt, "status": r.status,
+             "attempts": r.attempts, "error": r.last_error,
+             "next_attempt": r.next_attempt_at.isoformat() + "Z" if r.status == "pending"
+             else None} for r in conn.execute(q)]
+
+
 def next_due(conn: Connection) -> datetime | None:
     return conn.execute(select(func.min(s.outbox_recipients.c.next_attempt_at)).where(
         s.outbox_recipients.c.status == "pending")).scalar()
