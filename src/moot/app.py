@@ -117,26 +117,37 @@ def build(settings: Settings, *, durable: bool = False) -> Moot:
 
 
 async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | None,
-                relay: tuple[str, int], on_ready: Callable[[], None] | None = None) -> None:
-    """Web and LMTP on one event loop, the indexer in a thread, delivery in a process of its
-    own (at a lower priority: answering the mail server comes first), until a signal."""
+                relay: tuple[str, int], workers: int = 1,
+                on_ready: Callable[[], None] | None = None) -> None:
+    """Web and LMTP on one event loop, the indexer in a thread, delivery in ``workers``
+    processes of their own (at a lower priority: answering the mail server comes first), until
+    a signal."""
     import asyncio
     import multiprocessing
     import os
+    import socket
 
     import uvicorn
 
     from moot.inbound.lmtp import LMTPHandler, make_server
     from moot.inbound.service import InboundQueue
     from moot.search.indexer import Indexer
+    from moot.storage import outbox
     from moot.web.app import create_app
 
     loop = asyncio.get_running_loop()
+    # Claims this machine's earlier delivery workers held die with them: nobody else sends
+    # those rows now.
+    with moot.engine.begin() as conn:
+        outbox.release(conn, f"{socket.gethostname()}:")
     ctx = multiprocessing.get_context("spawn")
     wake = ctx.Event()
-    delivery = ctx.Process(target=run_delivery, args=(moot.settings, relay, wake, os.getpid()),
-                           name="moot-delivery", daemon=True)
-    delivery.start()
+    deliveries = [ctx.Process(target=run_delivery,
+                              args=(moot.settings, relay, wake, os.getpid()),
+                              name=f"moot-delivery-{n}", daemon=True)
+                  for n in range(max(1, workers))]
+    for p in deliveries:
+        p.start()
     indexer = Indexer(moot.search)
     moot.inbound.after_commit.append(indexer.poke)
     moot.inbound.after_commit.append(wake.set)
@@ -157,8 +168,10 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
             await lmtp_server.wait_closed()
         await asyncio.to_thread(inbound.close)
         await asyncio.to_thread(indexer.close)
-        delivery.terminate()  # it marks as it goes; a copy in flight may be sent again
-        await asyncio.to_thread(delivery.join, 10)
+        for p in deliveries:
+            p.terminate()  # they mark as they go; a copy in flight may be sent again
+        for p in deliveries:
+            await asyncio.to_thread(p.join, 10)
 
 
 def run_delivery(settings: Settings, relay: tuple[str, int], wake: Any, parent: int) -> None:
@@ -194,8 +207,11 @@ def run_delivery(settings: Settings, relay: tuple[str, int], wake: Any, parent: 
         if wake.wait(seconds):
             wake.clear()
 
+    import socket
+
     sender = Sender(moot.engine, relay, moot.membership.unsubscribe_url,
-                    wait_for_work=wait_for_work, idle_wait=2.0)
+                    wait_for_work=wait_for_work, idle_wait=2.0,
+                    name=f"{socket.gethostname()}:{os.getpid()}")
     try:
         asyncio.run(sender.run())
     finally:

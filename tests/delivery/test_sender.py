@@ -132,3 +132,52 @@ def test_the_queue_as_the_operator_sees_it(moot: Moot) -> None:
     assert result.exit_code == 0, result.output
     assert "pending 1\tretrying 1\tfailed 1\tsent 1" in result.output
     assert "failed: gone@example.org" in result.output
+
+
+def test_workers_claim_disjoint_rows_and_a_dead_workers_claims_are_released(moot: Moot) -> None:
+    lid = moot.store.create_list("dev@example.org")
+    queue(moot, lid, [f"m{i}@example.org" for i in range(30)])
+    now = now_utc()
+    with moot.engine.begin() as conn:
+        a = outbox.due(conn, now, 10, worker="hostA:1")
+    with moot.engine.begin() as conn:
+        b = outbox.due(conn, now, 100, worker="hostB:2")
+    got_a = {r[1] for d in a for r in d.recipients}
+    got_b = {r[1] for d in b for r in d.recipients}
+    assert len(got_a) == 10 and len(got_b) == 20 and not got_a & got_b
+    with moot.engine.begin() as conn:
+        assert outbox.due(conn, now, 100, worker="hostC:3") == []  # all held by claims
+        assert outbox.release(conn, "hostA:") == 10  # host A's server starts again
+        again = outbox.due(conn, now, 100, worker="hostA:4")
+    assert {r[1] for d in again for r in d.recipients} == got_a
+    # A claim that was never released runs out.
+    with moot.engine.begin() as conn:
+        late = outbox.due(conn, now + outbox.CLAIM_FOR + timedelta(seconds=1), 100,
+                          worker="hostC:3")
+    assert {r[1] for d in late for r in d.recipients} == got_a | got_b
+
+
+def test_two_senders_deliver_each_copy_once(moot: Moot) -> None:
+    lid = moot.store.create_list("dev@example.org")
+    relay = Relay({})
+    port = free_port()
+    ctl = Controller(relay, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        queue(moot, lid, [(f"m{i}@example.org", True) for i in range(200)])
+
+        async def both() -> None:
+            s1, s2 = sender(moot, port), sender(moot, port)
+            s1.name, s2.name, s1.batch, s2.batch = "h:1", "h:2", 25, 25
+            try:
+                while sum(await asyncio.gather(s1.run_once(), s2.run_once())):
+                    pass
+            finally:
+                await s1.close()
+                await s2.close()
+        asyncio.run(both())
+    finally:
+        ctl.stop()
+    delivered = [r for _, rs, _ in relay.got for r in rs]
+    assert sorted(delivered) == sorted(f"m{i}@example.org" for i in range(200))
+    assert set(rows(moot).values()) == {("sent", 1)}

@@ -354,8 +354,10 @@ def serve(
     lmtp: Annotated[str, typer.Option(help="HOST:PORT for the LMTP server.")] = "",
     relay: Annotated[str, typer.Option(
         envvar="MOOT_RELAY", help="HOST:PORT of the SMTP server outbound mail goes to.")] = "",
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Delivery processes sharing the outbound queue.")] = 1,
 ) -> None:
-    """Serve the web archive, the LMTP server and delivery, in one process."""
+    """Serve the web archive, the LMTP server and delivery (one command, a few processes)."""
     moot = open_moot(ctx.obj, durable=True)
     try:  # repair a gap an interrupted import may have left in the search index
         _index(moot, show=sys.stderr.isatty())
@@ -363,10 +365,10 @@ def serve(
         err.print(f"warning: the search index was not brought up to date ({exc}); "
                   "run `moot reindex` when no import is running", markup=False)
     _serve(moot, http or moot.settings.http, lmtp or moot.settings.lmtp,
-           relay or moot.settings.relay)
+           relay or moot.settings.relay, workers)
 
 
-def _serve(moot: Moot, http: str, lmtp: str, relay: str) -> None:
+def _serve(moot: Moot, http: str, lmtp: str, relay: str, workers: int = 1) -> None:
     import asyncio
 
     from moot.app import serve as serve_all
@@ -380,7 +382,8 @@ def _serve(moot: Moot, http: str, lmtp: str, relay: str) -> None:
                   f"{inbound[0]}:{inbound[1]}, sending through {out[0]}:{out[1]}", markup=False)
 
     try:
-        asyncio.run(serve_all(moot, http=web, lmtp=inbound, relay=out, on_ready=ready))
+        asyncio.run(serve_all(moot, http=web, lmtp=inbound, relay=out, workers=workers,
+                              on_ready=ready))
     except OSError as exc:
         fail(f"cannot listen: {exc}; choose other ports with --http / --lmtp")
     except KeyboardInterrupt:

@@ -42,6 +42,7 @@ class Sender:
     idle_wait: float = 5.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     connections: int = 4  # to the relay at once
+    name: str = ""  # "host:pid", written on the rows this sender claims
     # Blocks until there may be work or the time is up (another process queues the mail).
     wait_for_work: Callable[[float], None] | None = None
     _idle: list[aiosmtplib.SMTP] = field(default_factory=list)
@@ -79,8 +80,8 @@ class Sender:
     async def run_once(self) -> int:
         """One pass over what is due; the number of recipients handled."""
         def claim() -> list[outbox.Delivery]:
-            with self.engine.connect() as conn:
-                return outbox.due(conn, now_utc(), self.batch)
+            with self.engine.begin() as conn:
+                return outbox.due(conn, now_utc(), self.batch, worker=self.name)
         deliveries = await asyncio.to_thread(claim)
         done = 0
         for d in deliveries:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from moot.storage import schema as s
@@ -49,31 +49,51 @@ def enqueue(conn: Connection, *, list_id: int | None, kind: str, mail_from: str,
     return oid
 
 
-def due(conn: Connection, now: datetime, limit: int = 500) -> list[Delivery]:
-    """Pending recipients whose time has come, grouped by message, oldest first."""
+CLAIM_FOR = timedelta(minutes=10)  # a claim a worker that died without releasing it holds
+
+
+def due(conn: Connection, now: datetime, limit: int = 500, *, worker: str = "") -> list[Delivery]:
+    """Claim pending recipients whose time has come for ``worker`` and return them grouped by
+    message, oldest first.  A row another worker holds is skipped (PostgreSQL: ``FOR UPDATE
+    SKIP LOCKED``; SQLite has one writer, so the claiming UPDATE is atomic anyway).  Call it in
+    a transaction (``engine.begin()``)."""
+    r = s.outbox_recipients
+    pick = (select(r.c.id)
+            .where(r.c.status == "pending", r.c.next_attempt_at <= now,
+                   or_(r.c.claimed_until.is_(None), r.c.claimed_until < now))
+            .order_by(r.c.id).limit(limit))
+    if conn.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
     rows = conn.execute(
-        select(s.outbox_recipients.c.id, s.outbox_recipients.c.outbox_id,
-               s.outbox_recipients.c.rcpt, s.outbox_recipients.c.personal)
-        .where(s.outbox_recipients.c.status == "pending",
-               s.outbox_recipients.c.next_attempt_at <= now)
-        .order_by(s.outbox_recipients.c.id).limit(limit)).all()
+        update(r).where(r.c.id.in_(pick.scalar_subquery()))
+        .values(claimed_by=worker or None, claimed_until=now + CLAIM_FOR)
+        .returning(r.c.id, r.c.outbox_id, r.c.rcpt, r.c.personal)).all()
     by_outbox: dict[int, list[tuple[int, str, bool]]] = {}
-    for r in rows:
-        by_outbox.setdefault(r.outbox_id, []).append((r.id, r.rcpt, r.personal))
+    for row in sorted(rows, key=lambda x: x.id):
+        by_outbox.setdefault(row.outbox_id, []).append((row.id, row.rcpt, row.personal))
     if not by_outbox:
         return []
     messages = {m.id: m for m in conn.execute(
         select(s.outbox).where(s.outbox.c.id.in_(list(by_outbox))))}
     return [Delivery(oid, messages[oid].list_id, messages[oid].kind, messages[oid].mail_from,
                      decode(messages[oid].codec, messages[oid].data), tuple(rcpts))
-            for oid, rcpts in by_outbox.items()]
+            for oid, rcpts in sorted(by_outbox.items())]
+
+
+def release(conn: Connection, worker_prefix: str) -> int:
+    """Give up the claims of workers whose names start with ``worker_prefix`` (this machine's
+    workers, when the server starts: none of them is still running)."""
+    r = s.outbox_recipients
+    return conn.execute(update(r).where(r.c.claimed_by.like(f"{worker_prefix}%"),
+                                        r.c.status == "pending")
+                        .values(claimed_by=None, claimed_until=None)).rowcount
 
 
 def mark_sent(conn: Connection, ids: Sequence[int], now: datetime) -> None:
     if ids:
         conn.execute(update(s.outbox_recipients)
                      .where(s.outbox_recipients.c.id == bindparam("rid"))
-                     .values(status="sent", sent_at=now,
+                     .values(status="sent", sent_at=now, claimed_until=None,
                              attempts=s.outbox_recipients.c.attempts + 1),
                      [{"rid": i} for i in ids])
 
@@ -93,7 +113,7 @@ def mark_retry(conn: Connection, ids: Sequence[int], error: str, now: datetime,
         failed = permanent or attempts > len(RETRY_DELAYS)
         wait = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
         conn.execute(update(s.outbox_recipients).where(s.outbox_recipients.c.id == rid).values(
-            attempts=attempts, last_error=error[:2000],
+            attempts=attempts, last_error=error[:2000], claimed_until=None,
             status="failed" if failed else "pending", next_attempt_at=now + wait))
 
 

@@ -242,6 +242,10 @@ outbox_recipients = Table(
     Column("next_attempt_at", DateTime, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("sent_at", DateTime, nullable=True),
+    # A delivery worker's claim ("host:pid") and until when it holds: several workers, on
+    # several machines with PostgreSQL, never take the same row while the claim holds.
+    Column("claimed_by", String(100), nullable=True),
+    Column("claimed_until", DateTime, nullable=True),
     Index(None, "status", "next_attempt_at"),
     Index(None, "outbox_id"),
 )
