@@ -65,8 +65,9 @@ class Membership:
     def unsubscribe_url(self, config: ListConfig, email: str) -> str:
         return self.urls.unsubscribe(config, unsubscribe_token(self.secret, config.address, email))
 
-    def _send(self, conn: Connection, config: ListConfig, to: str, data: bytes,
-              now: datetime) -> None:
+    def send_notice(self, conn: Connection, config: ListConfig, to: str, data: bytes,
+                    now: datetime) -> None:
+        """Queue a message the list sends by itself (in the caller's transaction)."""
         outbox.enqueue(conn, list_id=config.id, kind="notice", mail_from=config.bounces_address,
                        data=data, recipients=[to], now=now)
 
@@ -85,7 +86,7 @@ class Membership:
         token = secrets.token_urlsafe(24)
         m.add_pending(conn, token=token, list_id=config.id, email=email, action="subscribe",
                       delivery=delivery, now=now, expires=now + CONFIRM_FOR)
-        self._send(conn, config, email, notices.confirm_subscribe(
+        self.send_notice(conn, config, email, notices.confirm_subscribe(
             config, email, token=token, confirm_address=config.sub_address(f"confirm+{token}"),
             confirm_url=self.urls.confirm(token), expires=aware(now + CONFIRM_FOR),
             message_id=new_message_id(config), date=aware(now)), now)
@@ -101,7 +102,7 @@ class Membership:
         token = secrets.token_urlsafe(24)
         m.add_pending(conn, token=token, list_id=config.id, email=email, action="unsubscribe",
                       delivery="regular", now=now, expires=now + CONFIRM_FOR)
-        self._send(conn, config, email, notices.confirm_unsubscribe(
+        self.send_notice(conn, config, email, notices.confirm_unsubscribe(
             config, email, token=token, confirm_address=config.sub_address(f"confirm+{token}"),
             confirm_url=self.urls.confirm(token), expires=aware(now + CONFIRM_FOR),
             message_id=new_message_id(config), date=aware(now)), now)
@@ -131,7 +132,7 @@ class Membership:
             raise ValueError(f"unknown role {member.role!r}")
         added = m.add_member(conn, config.id, member, now)
         if added and welcome:
-            self._send(conn, config, member.email, notices.welcome(
+            self.send_notice(conn, config, member.email, notices.welcome(
                 config, member.email, unsubscribe_url=self.unsubscribe_url(config, member.email),
                 archive_url=self.urls.list_home(config) if config.archive_policy != "none"
                 else None, message_id=new_message_id(config), date=aware(now)), now)
@@ -141,6 +142,6 @@ class Membership:
                         *, goodbye: bool = True) -> bool:
         removed = m.remove_member(conn, config.id, email)
         if removed and goodbye:
-            self._send(conn, config, email.lower(), notices.goodbye(
+            self.send_notice(conn, config, email.lower(), notices.goodbye(
                 config, email.lower(), message_id=new_message_id(config), date=aware(now)), now)
         return removed

@@ -227,7 +227,7 @@ class Inbound:
     def _notify_hold(self, conn: Connection, config: ListConfig, job: Job,
                      parsed: ParsedMessage, sender: str, hold_id: int, reasons: list[str],
                      now: datetime) -> None:
-        send = self.membership._send
+        send = self.membership.send_notice
         if (valid_email(sender)
                 and _auto_reply_allowed(job.envelope_sender, _header_map(job.raw))):
             send(conn, config, sender, notices.held_for_moderation(
@@ -277,7 +277,7 @@ class Inbound:
         if decision == "reject":
             if valid_email(row.sender) and _auto_reply_allowed(row.envelope_sender,
                                                                _header_map(raw)):
-                self.membership._send(conn, config, row.sender, notices.rejected(
+                self.membership.send_notice(conn, config, row.sender, notices.rejected(
                     config, row.sender, subject=notices.one_line(row.subject),
                     reason=reason or "a moderator declined it", in_reply_to=row.message_id,
                     message_id=new_message_id(config), date=aware(now)), now)
@@ -310,7 +310,7 @@ class Inbound:
         if not results and not parsed_cmds.unknown:
             results.append(("(no command found)", HELP_TEXT(config)))
         if _auto_reply_allowed(job.envelope_sender, headers):
-            self.membership._send(conn, config, who, notices.command_results(
+            self.membership.send_notice(conn, config, who, notices.command_results(
                 config, who, results=results, unknown=parsed_cmds.unknown,
                 ignored=parsed_cmds.ignored, in_reply_to=parsed.message_id,
                 message_id=new_message_id(config), date=aware(now)), now)
