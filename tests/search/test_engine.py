@@ -266,6 +266,7 @@ def test_by_thread_gives_one_hit_per_thread_with_its_count(arch: Arch, newest: b
     assert len(res.hits) == len(threads) == 3
     counts = sorted(h.thread_hits for h in res.hits)
     assert counts == [1, 1, 10]
+    assert all(h.thread_hits_exact for h in res.hits)  # every hit was read
     plain = arch.find("tapestry", limit=100)
     assert len(plain.hits) == 12
 

@@ -33,6 +33,8 @@ class Hit:
     spans: list[tuple[int, int]]
     thread_id: int
     thread_hits: int = 1
+    # False when the hits read ended before every hit was seen: the thread may hold more.
+    thread_hits_exact: bool = True
 
     def as_json(self) -> dict[str, Any]:
         return {"message_id": self.message_id, "list": self.list, "subject": self.subject,
@@ -135,6 +137,7 @@ class Search:
                 break
             fetch *= 4
         seen: dict[int, int] = {}
+        exact = not by_thread or len(raw) < fetch  # every hit was read
         if by_thread:
             grouped = []
             for pk, _tid, score in raw:
@@ -158,7 +161,7 @@ class Search:
             sender = f"{r.from_name} <{r.from_addr}>" if r.from_name and r.from_addr \
                 else r.from_name or r.from_addr
             hits.append(Hit(r.message_id, r.address, r.subject, sender, r.date_utc, score,
-                            snippet, spans, r.thread_id, seen.get(r.thread_id, 1)))
+                            snippet, spans, r.thread_id, seen.get(r.thread_id, 1), exact))
         return Results(query, total, hits, offset, limit)
 
 
