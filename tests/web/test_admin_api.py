@@ -119,3 +119,26 @@ def test_web_forms_refuse_posts_from_elsewhere(client: TestClient, moot: Moot) -
     r = client.post(f"/l/{LIST}/leave", data={"email": "b@example.org", "csrf": token})
     assert "If b@example.org is subscribed" in r.text
     assert outbox_rcpts(moot) == ["a@example.org"]
+
+
+def test_queue_over_the_api_needs_the_token(client: TestClient, moot: Moot) -> None:
+    moot.store.create_list(LIST)
+    client.post(f"/api/v1/lists/{LIST}/subscribe", json={"email": "zed@example.org"})
+    assert client.get("/api/v1/queue").status_code == 401
+    doc = client.get("/api/v1/queue", headers=AUTH).json()
+    assert doc["lists"] == [{"list": LIST, "pending": 1, "retrying": 0, "failed": 0,
+                             "sent": 0}]
+
+
+def test_metrics_count_without_naming_anyone(client: TestClient, moot: Moot) -> None:
+    moot.store.create_list(LIST)
+    client.post(f"/api/v1/lists/{LIST}/subscribe", json={"email": "zed@example.org"})
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    lines = dict(line.rsplit(" ", 1) for line in r.text.splitlines()
+                 if not line.startswith("#"))
+    assert lines["moot_lists"] == "1"
+    assert lines['moot_outbound_recipients{status="pending"}'] == "1"
+    assert lines["moot_held_posts"] == "0"
+    assert all(name.startswith("moot_") for name in lines)
+    assert "zed" not in r.text

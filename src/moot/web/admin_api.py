@@ -214,3 +214,12 @@ def moderate(request: Request, address: str, hold_id: int,
     if outcome.message_pk is not None:
         moot.search.catch_up()
     return {"id": hold_id, "decision": decision, "outcome": outcome.line()}
+
+
+@router.get("/queue", dependencies=admin)
+def queue(request: Request) -> dict[str, Any]:
+    """The outbound queue, as `moot queue --json` prints it."""
+    from moot.storage import outbox
+
+    with _moot(request).engine.connect() as conn:
+        return {"lists": outbox.summary(conn), "problems": outbox.failures(conn)}
