@@ -208,10 +208,13 @@ def run_delivery(settings: Settings, relay: tuple[str, int], wake: Any, parent: 
             wake.clear()
 
     import socket
+    from datetime import timedelta
 
     sender = Sender(moot.engine, relay, moot.membership.unsubscribe_url,
                     wait_for_work=wait_for_work, idle_wait=2.0,
-                    name=f"{socket.gethostname()}:{os.getpid()}")
+                    name=f"{socket.gethostname()}:{os.getpid()}",
+                    connections=settings.connections,
+                    retry_for=timedelta(hours=settings.retry_for_hours))
     try:
         asyncio.run(sender.run())
     finally:

@@ -31,6 +31,16 @@ class Settings:
     lmtp: str = "127.0.0.1:8024"
     relay: str = "127.0.0.1:25"
     admin_token: str = ""
+    delivery_connections: str = "4"
+    retry_hours: str = "48"
+
+    @property
+    def connections(self) -> int:
+        return int(self.delivery_connections)
+
+    @property
+    def retry_for_hours(self) -> float:
+        return float(self.retry_hours)
 
     @property
     def is_sqlite(self) -> bool:
@@ -48,6 +58,10 @@ DOCUMENTED: dict[str, str] = {
     "admin_token": "A long random secret; REST API calls that change lists, members or held "
                    "posts must send it as 'Authorization: Bearer TOKEN'. Empty: those calls "
                    "are refused.",
+    "delivery_connections": "How many connections each delivery worker opens to the relay at "
+                            "once (1-100).",
+    "retry_hours": "How long a recipient the relay refuses for now is tried again (waits "
+                   "double from 1 minute up to 4 hours), in hours, before it counts as failed.",
 }
 
 _ENV = {"database_url": "MOOT_DATABASE_URL", "base_url": "MOOT_BASE_URL", "relay": "MOOT_RELAY",
@@ -80,6 +94,16 @@ def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Setti
         if env.get(var):
             values[key] = env[var]
     values.setdefault("database_url", default_database_url(data_dir))
+    for key, low, high in (("delivery_connections", 1, 100), ("retry_hours", 0.01, 24 * 365)):
+        if key in values:
+            try:
+                number = float(values[key])
+            except ValueError:
+                number = -1
+            if not low <= number <= high or (key == "delivery_connections"
+                                               and not values[key].strip().isdigit()):
+                raise ConfigError(f"{path}: {key} must be a number from {low} to {high} "
+                                  f"(got {values[key]!r})")
     return Settings(data_dir=data_dir, **values)
 
 

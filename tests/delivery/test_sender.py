@@ -181,3 +181,23 @@ def test_two_senders_deliver_each_copy_once(moot: Moot) -> None:
     delivered = [r for _, rs, _ in relay.got for r in rs]
     assert sorted(delivered) == sorted(f"m{i}@example.org" for i in range(200))
     assert set(rows(moot).values()) == {("sent", 1)}
+
+
+def test_refused_for_now_until_the_retry_time_is_over(moot: Moot) -> None:
+    lid = moot.store.create_list("dev@example.org")
+    queue(moot, lid, ["full@example.org"])
+    start = now_utc()
+    with moot.engine.begin() as conn:
+        (rid,) = [r[0] for d in outbox.due(conn, start) for r in d.recipients]
+        waits = []
+        when = start
+        for _ in range(6):
+            outbox.mark_retry(conn, [rid], "452 full", when, retry_for=timedelta(hours=1))
+            status, nxt = conn.execute(
+                select(s.outbox_recipients.c.status, s.outbox_recipients.c.next_attempt_at)
+                .where(s.outbox_recipients.c.id == rid)).one()
+            waits.append((status, round((nxt - when).total_seconds() / 60)))
+            when = nxt
+    # Waits double from a minute; once the next try would fall past the hour, it has failed.
+    assert waits == [("pending", 1), ("pending", 2), ("pending", 4), ("pending", 8),
+                     ("pending", 16), ("failed", 32)]

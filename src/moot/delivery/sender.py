@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import aiosmtplib
 from sqlalchemy import Engine
@@ -42,6 +43,7 @@ class Sender:
     idle_wait: float = 5.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     connections: int = 4  # to the relay at once
+    retry_for: timedelta = outbox.RETRY_FOR  # a recipient refused for now, tried this long
     name: str = ""  # "host:pid", written on the rows this sender claims
     # Blocks until there may be work or the time is up (another process queues the mail).
     wait_for_work: Callable[[float], None] | None = None
@@ -101,7 +103,8 @@ class Sender:
         with self.engine.begin() as conn:
             outbox.mark_sent(conn, sent, now)
             for rid, error, permanent in retry:
-                outbox.mark_retry(conn, [rid], error, now, permanent=permanent)
+                outbox.mark_retry(conn, [rid], error, now, permanent=permanent,
+                                  retry_for=self.retry_for)
 
     def _config(self, list_id: int | None) -> ListConfig | None:
         if list_id is None:

@@ -99,20 +99,34 @@ def mark_sent(conn: Connection, ids: Sequence[int], now: datetime) -> None:
 
 
 # Waits between attempts; after the last, the recipient is marked failed.
-RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
-                timedelta(hours=2), timedelta(hours=8), timedelta(hours=24))
+FIRST_RETRY = timedelta(minutes=1)  # then twice as long after each failed attempt...
+LONGEST_WAIT = timedelta(hours=4)  # ...up to this
+RETRY_FOR = timedelta(hours=48)  # after this long since it was queued, a recipient has failed
+
+
+def retry_wait(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt.
+
+    >>> [str(retry_wait(n)) for n in (1, 2, 3, 9, 30)]
+    ['0:01:00', '0:02:00', '0:04:00', '4:00:00', '4:00:00']
+    """
+    return min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 20), LONGEST_WAIT)
 
 
 def mark_retry(conn: Connection, ids: Sequence[int], error: str, now: datetime,
-               *, permanent: bool = False) -> None:
-    """Note a failed attempt: try again later, or give up after the last delay (or at once
-    when the relay said the failure is permanent)."""
+               *, permanent: bool = False, retry_for: timedelta = RETRY_FOR) -> None:
+    """Note a failed attempt: try again later with exponential backoff, or give up once the
+    recipient has waited ``retry_for`` since it was queued (or at once when the relay said the
+    failure is permanent)."""
+    r = s.outbox_recipients
     for rid in ids:
-        attempts = conn.execute(select(s.outbox_recipients.c.attempts)
-                                .where(s.outbox_recipients.c.id == rid)).scalar_one() + 1
-        failed = permanent or attempts > len(RETRY_DELAYS)
-        wait = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
-        conn.execute(update(s.outbox_recipients).where(s.outbox_recipients.c.id == rid).values(
+        row = conn.execute(select(r.c.attempts, s.outbox.c.created_at)
+                           .join(s.outbox, s.outbox.c.id == r.c.outbox_id)
+                           .where(r.c.id == rid)).one()
+        attempts = row.attempts + 1
+        wait = retry_wait(attempts)
+        failed = permanent or now + wait - row.created_at > retry_for
+        conn.execute(update(r).where(r.c.id == rid).values(
             attempts=attempts, last_error=error[:2000], claimed_until=None,
             status="failed" if failed else "pending", next_attempt_at=now + wait))
 
