@@ -2,9 +2,10 @@
 
 One loop per process: it claims what is due from :mod:`moot.storage.outbox`, sends each message
 over a few kept-open SMTP connections (aiosmtplib), one transaction per message, or per
-recipient when the copy is personal (each member's own List-Unsubscribe link, RFC 8058), and
-records the result.  A recipient the relay refuses for now waits and is tried again; one it
-refuses for good is marked failed.  Each transaction is marked as soon as the relay has
+recipient when the copy is personal (each member's own List-Unsubscribe link, RFC 8058, and
+their own envelope sender, VERP: ``LIST-bounces+member=domain@``), and records the result.
+A recipient the relay refuses for now waits and is tried again; one it refuses for good is
+marked failed.  Each transaction is marked as soon as the relay has
 answered it, so a crash resends at most the transactions in flight (one per open connection).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +28,24 @@ from moot.storage.lists import get_config_by_id
 from moot.storage.store import now_utc
 
 log = logging.getLogger("moot.delivery")
+
+
+def verp(config: ListConfig, rcpt: str) -> str | None:
+    """The envelope sender of one member's copy (VERP): a bounce then names the member in the
+    address it comes back to, whatever the bounce itself says.
+
+    >>> verp(ListConfig("dev@example.org"), "Bob@Mail.example.net")
+    'dev-bounces+bob=mail.example.net@example.org'
+    >>> verp(ListConfig("dev@example.org"), "odd address@x") is None
+    True
+    """
+    local, at, domain = rcpt.strip().lower().rpartition("@")
+    if not at or not local or not domain or not _VERP_SAFE.match(local + domain):
+        return None
+    return config.sub_address(f"bounces+{local}={domain}")
+
+
+_VERP_SAFE = re.compile(r"^[a-z0-9.!#$%&'*/=?^_`{|}~+-]+$")
 
 
 class RelayDown(Exception):
@@ -161,14 +181,16 @@ class Sender:
             smtp: aiosmtplib.SMTP | None = None
             try:
                 for data, rcpts in todo:
+                    mail_from = d.mail_from
                     if data is None:
                         assert config is not None
                         data = personalize(
                             d.data, unsubscribe_url=self.unsubscribe_url(config, rcpts[0][1]),
                             unsubscribe_mailto=f"mailto:{config.sub_address('leave')}")
+                        mail_from = verp(config, rcpts[0][1]) or mail_from
                     if smtp is None:
                         smtp = await self._connection()
-                    smtp = await self._hand_over(smtp, d.mail_from, data, rcpts, sent, retry)
+                    smtp = await self._hand_over(smtp, mail_from, data, rcpts, sent, retry)
                     # Mark at once: after a crash only a transaction in flight, at most one
                     # per open connection, can be sent again.  (Taken and emptied with no
                     # await between: the other workers add to the same lists.)
