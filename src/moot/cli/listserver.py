@@ -230,9 +230,7 @@ def held(ctx: typer.Context, address: str, as_json: JsonOpt = False) -> None:
     config = _config(moot, address)
     with moot.engine.connect() as conn:
         rows = held_store.waiting(conn, config.id)
-    docs = [{"id": r.id, "message_id": r.message_id, "from": r.sender, "subject": r.subject,
-             "reasons": [x for x in r.reasons.split("\n") if x],
-             "received": r.received_at.isoformat() + "Z"} for r in rows]
+    docs = [held_store.summary_json(r) for r in rows]
     if as_json:
         emit_json({"held": docs})
         return

@@ -28,6 +28,13 @@ def waiting(conn: Connection, list_id: int) -> list[Row[Any]]:
         s.held.c.list_id == list_id, s.held.c.decision.is_(None)).order_by(s.held.c.id)))
 
 
+def summary_json(row: Row[Any]) -> dict[str, Any]:
+    """One waiting post as ``moot held --json`` and the API show it."""
+    return {"id": row.id, "message_id": row.message_id, "from": row.sender,
+            "subject": row.subject, "reasons": [x for x in row.reasons.split("\n") if x],
+            "received": row.received_at.isoformat() + "Z"}
+
+
 def get_held(conn: Connection, list_id: int, hold_id: int) -> Row[Any] | None:
     return conn.execute(select(*_SUMMARY, s.held.c.decision, s.held.c.codec, s.held.c.data)
                         .where(s.held.c.list_id == list_id, s.held.c.id == hold_id)).first()

@@ -191,9 +191,7 @@ def held(request: Request, address: str) -> dict[str, Any]:
     config = _config(moot, address)
     with moot.engine.connect() as conn:
         rows = held_store.waiting(conn, config.id)
-    return {"held": [{"id": r.id, "message_id": r.message_id, "from": r.sender,
-                      "subject": r.subject, "reasons": [x for x in r.reasons.split("\n") if x],
-                      "received": r.received_at.isoformat() + "Z"} for r in rows]}
+    return {"held": [held_store.summary_json(r) for r in rows]}
 
 
 @router.post("/lists/{address}/held/{hold_id}", dependencies=admin)
