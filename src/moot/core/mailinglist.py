@@ -17,6 +17,10 @@ from moot.core.errors import BadSetting
 POSTING_POLICIES = ("open", "members", "moderated", "announce")
 ARCHIVE_POLICIES = ("public", "private", "none")
 REPLY_TO_POLICIES = ("author", "list")
+PERSONALIZE = ("member", "none")
+DMARC_MITIGATIONS = ("munge", "wrap", "none")
+DIGEST_PERIODS = ("daily", "weekly", "monthly", "none")
+DIGEST_FORMATS = ("mime", "plain")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,15 @@ class ListConfig:
     max_recipients: int = 10  # addresses in To and Cc together; 0 for no limit
     # "Header: regex" lines: a post with a matching header is held.
     suspicious_headers: tuple[str, ...] = ()
+    # Delivery: each member's own copy (unsubscribe link, bounce address) or one per domain.
+    personalize: str = "member"
+    # Authors whose domain publishes DMARC p=reject/quarantine: From rewritten, or wrapped.
+    dmarc_mitigation: str = "munge"
+    bounce_threshold: int = 5  # bounce score that stops delivery to a member; 0: never
+    bounce_warnings: int = 3  # notices to a disabled member before removal; 0: never removed
+    digest_size: int = 30  # kilobytes that make a digest go out at once; 0: no size limit
+    digest_period: str = "daily"  # also sent at least this often when there is something
+    digest_format: str = "mime"  # mime (RFC 2046 multipart/digest) or plain (RFC 1153)
     id: int = field(default=0, compare=False)
 
     @property
@@ -112,6 +125,29 @@ SETTINGS: dict[str, tuple[str, str]] = {
                               "(0: no limit)."),
     "suspicious_headers": ("list", "'Header: regex' patterns, comma-separated; a post with "
                                    "a matching header is held."),
+    "personalize": ("choice:" + "|".join(PERSONALIZE),
+                    "member: each member gets a copy of their own, with a one-click "
+                    "unsubscribe link (RFC 8058) and a bounce address that names them (VERP); "
+                    "none: one copy per recipient domain, much faster for big lists; bounces "
+                    "are then matched by what they say."),
+    "dmarc_mitigation": ("choice:" + "|".join(DMARC_MITIGATIONS),
+                         "What to do with posts from domains that publish a DMARC policy of "
+                         "reject or quarantine, which receivers would otherwise refuse once "
+                         "the list has changed them: munge: From becomes the list, the author "
+                         "goes to Reply-To; wrap: the post goes out attached to a message "
+                         "from the list; none: sent as is."),
+    "bounce_threshold": ("int", "Bounce score (one point per day with a permanent failure) at "
+                                "which delivery to a member stops and they are told; 0: never."),
+    "bounce_warnings": ("int", "Notices, a week apart, sent to a member whose delivery has "
+                               "stopped before they are removed; 0: never removed."),
+    "digest_size": ("int", "A digest goes out as soon as it holds this many kilobytes "
+                           "(0: no size limit)."),
+    "digest_period": ("choice:" + "|".join(DIGEST_PERIODS),
+                      "A digest also goes out at least this often when it holds anything "
+                      "(none: only by size or `moot digest send`)."),
+    "digest_format": ("choice:" + "|".join(DIGEST_FORMATS),
+                      "mime: the posts as attached messages (RFC 2046 multipart/digest); "
+                      "plain: one text in the RFC 1153 layout."),
 }
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")

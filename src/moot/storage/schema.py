@@ -48,6 +48,17 @@ mailing_lists = Table(
     Column("content_types", Text, nullable=False, default=""),  # comma-separated
     Column("max_recipients", Integer, nullable=False, default=10),
     Column("suspicious_headers", Text, nullable=False, default=""),  # one per line
+    Column("personalize", String(20), nullable=False, default="member"),
+    Column("dmarc_mitigation", String(20), nullable=False, default="munge"),
+    Column("bounce_threshold", Integer, nullable=False, default=5),
+    Column("bounce_warnings", Integer, nullable=False, default=3),
+    Column("digest_size", Integer, nullable=False, default=30),
+    Column("digest_period", String(20), nullable=False, default="daily"),
+    Column("digest_format", String(20), nullable=False, default="mime"),
+    # Digests: the volume (a year) and issue numbers of the next digest, and when the last went.
+    Column("digest_volume", Integer, nullable=False, default=1),
+    Column("digest_issue", Integer, nullable=False, default=1),
+    Column("digest_last_sent_at", DateTime, nullable=True),
 )
 
 threads = Table(
@@ -160,7 +171,43 @@ members = Table(
     Column("receive_own", Boolean, nullable=False, default=True),
     Column("moderated", Boolean, nullable=False, default=False),
     Column("subscribed_at", DateTime, nullable=False),
+    # Bounces: the score (days with a permanent failure, within a week of each other), the
+    # last day that scored, and when delivery stopped because of them (NULL: it goes on).
+    Column("bounce_score", Integer, nullable=False, default=0),
+    Column("last_bounce_at", DateTime, nullable=True),
+    Column("bounce_disabled_at", DateTime, nullable=True),
+    Column("bounce_warnings_sent", Integer, nullable=False, default=0),
+    Column("last_warning_at", DateTime, nullable=True),
     UniqueConstraint("list_id", "email"),
+)
+
+# What happened to each member's delivery because of bounces, for the owner: every parsed
+# bounce, every probe, and each time delivery stopped or started again.
+bounce_events = Table(
+    "bounce_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("at", DateTime, nullable=False),
+    # bounce|delayed|disabled|warning|probe|enabled|removed
+    Column("kind", String(20), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("bounce_id", Integer, ForeignKey("bounces.id", ondelete="SET NULL"), nullable=True),
+    Index(None, "list_id", "email"),
+)
+
+# Posts waiting for the next digest of their list.
+digest_queue = Table(
+    "digest_queue",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("codec", String(10), nullable=False),
+    Column("data", LargeBinary, nullable=False),  # the post as members get it
+    Column("size", Integer, nullable=False),
+    Column("queued_at", DateTime, nullable=False),
+    Index(None, "list_id"),
 )
 
 # Double opt-in: a request waits here until its token comes back (by mail or by the web page).
