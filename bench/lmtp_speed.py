@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import email.utils
 import json
-import multiprocessing as mp
 import os
 import queue
 import re
@@ -53,8 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import REPO, child_env, free_port, moot_cmd
+from sink import MEMBER_DOMAIN, Sink
 
-MEMBER_DOMAIN = "members.moot-bench.example"
 REQUIREMENT = 300.0  # accepted posts/s with 10 clients (issue 4)
 
 
@@ -116,56 +115,6 @@ def load_posts(mbox: Path, n: int, list_address: str) -> list[Post]:
         if len(posts) >= n:
             break
     return posts
-
-
-# --------------------------------------------------------------------------- the relay sink
-
-def sink_main(port: int, member_copies: mp.Value, other_copies: mp.Value, last: mp.Value,
-              ready: mp.Event, stop: mp.Event) -> None:
-    """An SMTP server that counts what it is given (runs in its own process)."""
-    from aiosmtpd.controller import Controller
-
-    suffix = "@" + MEMBER_DOMAIN
-
-    class Counting:
-        async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001
-            ours = sum(1 for r in envelope.rcpt_tos if r.lower().endswith(suffix))
-            with member_copies.get_lock():
-                member_copies.value += ours
-            with other_copies.get_lock():
-                other_copies.value += len(envelope.rcpt_tos) - ours
-            last.value = time.monotonic()
-            return "250 2.0.0 OK"
-
-    controller = Controller(Counting(), hostname="127.0.0.1", port=port,
-                            data_size_limit=64 * 1024 * 1024)
-    controller.start()
-    ready.set()
-    stop.wait()
-    controller.stop()
-
-
-class Sink:
-    def __init__(self) -> None:
-        ctx = mp.get_context("spawn")
-        self.port = free_port()
-        self.member_copies = ctx.Value("q", 0)
-        self.other_copies = ctx.Value("q", 0)
-        self.last = ctx.Value("d", 0.0)
-        self._ready, self._stop = ctx.Event(), ctx.Event()
-        self.proc = ctx.Process(target=sink_main, daemon=True, args=(
-            self.port, self.member_copies, self.other_copies, self.last, self._ready,
-            self._stop))
-        self.proc.start()
-        if not self._ready.wait(30):
-            sys.exit("the SMTP sink did not start")
-
-    def close(self) -> None:
-        self._stop.set()
-        self.proc.join(10)
-        if self.proc.is_alive():
-            self.proc.terminate()
-            self.proc.join()
 
 
 # --------------------------------------------------------------------------- the server

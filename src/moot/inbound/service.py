@@ -218,9 +218,10 @@ class Inbound:
                 cache["recipients", config.id] = m.post_recipients(conn, config.id)
             sender = p.sender.lower()
             rcpts = [r for r, own in cache["recipients", config.id] if own or r != sender]
+            personal = config.personalize == "member"
             outbox.enqueue(conn, list_id=config.id, kind="post",
                            mail_from=config.bounces_address, data=data,
-                           recipients=[(r, True) for r in rcpts], now=now, message_pk=pk)
+                           recipients=[(r, personal) for r in rcpts], now=now, message_pk=pk)
             out.append(Outcome("accepted", message_pk=pk))
         return out
 
