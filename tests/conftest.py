@@ -18,6 +18,8 @@ from moot.storage.db import normalize_url
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 POSTGRES = os.environ.get("MOOT_TEST_POSTGRES", "")
+# Servers the tests start ask no real DNS; the DMARC tests run a name server of their own.
+os.environ.setdefault("MOOT_DNS", "off")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

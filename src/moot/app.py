@@ -210,8 +210,11 @@ def run_delivery(settings: Settings, relay: tuple[str, int], wake: Any, parent: 
     import socket
     from datetime import timedelta
 
+    from moot.delivery.dmarc import policies_for
+
     sender = Sender(moot.engine, relay, moot.membership.unsubscribe_url,
                     wait_for_work=wait_for_work, idle_wait=2.0,
+                    dmarc=policies_for(settings.nameservers),
                     name=f"{socket.gethostname()}:{os.getpid()}",
                     connections=settings.connections,
                     retry_for=timedelta(hours=settings.retry_for_hours))

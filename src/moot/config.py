@@ -33,6 +33,7 @@ class Settings:
     admin_token: str = ""
     delivery_connections: str = "4"
     retry_hours: str = "48"
+    dns: str = ""
 
     @property
     def connections(self) -> int:
@@ -41,6 +42,15 @@ class Settings:
     @property
     def retry_for_hours(self) -> float:
         return float(self.retry_hours)
+
+    @property
+    def nameservers(self) -> list[str] | None:
+        """None: the system's resolver; [] with ``dns = "off"``: no look-ups."""
+        if not self.dns:
+            return None
+        if self.dns == "off":
+            return []
+        return [s.strip() for s in self.dns.split(",") if s.strip()]
 
     @property
     def is_sqlite(self) -> bool:
@@ -62,10 +72,13 @@ DOCUMENTED: dict[str, str] = {
                             "once (1-100).",
     "retry_hours": "How long a recipient the relay refuses for now is tried again (waits "
                    "double from 1 minute up to 4 hours), in hours, before it counts as failed.",
+    "dns": "Name servers asked for authors' DMARC policies, comma-separated IP addresses "
+           "(IP:PORT for another port). Empty: the system's resolver (/etc/resolv.conf). "
+           "'off': no look-ups, and posts go out without DMARC mitigation.",
 }
 
 _ENV = {"database_url": "MOOT_DATABASE_URL", "base_url": "MOOT_BASE_URL", "relay": "MOOT_RELAY",
-        "admin_token": "MOOT_ADMIN_TOKEN"}
+        "admin_token": "MOOT_ADMIN_TOKEN", "dns": "MOOT_DNS"}
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -111,7 +124,7 @@ def example_config() -> str:
     """The commented ``moot.toml`` that ``moot init`` writes: every key, commented out."""
     lines = ["# moot configuration. Every key is optional; the values shown are the defaults.",
              "# Environment variables MOOT_DATABASE_URL, MOOT_BASE_URL, MOOT_RELAY and",
-             "# MOOT_ADMIN_TOKEN override",
+             "# MOOT_ADMIN_TOKEN and MOOT_DNS override",
              "# this file.", ""]
     defaults = {f.name: f.default for f in fields(Settings)}
     defaults["database_url"] = "sqlite:///<this folder>/moot.sqlite3"

@@ -205,3 +205,104 @@ def test_refused_for_now_until_the_retry_time_is_over(moot: Moot) -> None:
     # Waits double from a minute; once the next try would fall past the hour, it has failed.
     assert waits == [("pending", 1), ("pending", 2), ("pending", 4), ("pending", 8),
                      ("pending", 16), ("failed", 32)]
+
+
+class Scripted(Relay):
+    """A relay that, on chosen recipients, stalls (answers nothing for a while) or drops the
+    connection in the middle of the transaction."""
+
+    def __init__(self, refuse: dict[str, str], *, stall: set[str] = frozenset(),
+                 drop: set[str] = frozenset()) -> None:
+        super().__init__(refuse)
+        self.stall, self.drop = set(stall), set(drop)
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        if address in self.stall:
+            self.stall.discard(address)  # once: the retry goes through
+            await asyncio.sleep(3)
+        if address in self.drop:
+            self.drop.discard(address)
+            server.transport.close()
+            return "421 4.4.2 closing"
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+
+def test_a_stalled_or_dropped_transaction_is_retried_and_the_rest_go_on(moot: Moot) -> None:
+    lid = moot.store.create_list("dev@example.org")
+    relay = Scripted({}, stall={"slow@a.example"}, drop={"cut@b.example"})
+    port = free_port()
+    ctl = Controller(relay, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        queue(moot, lid, [("slow@a.example", True), ("cut@b.example", True),
+                          ("fine@c.example", True), ("also@d.example", True)])
+        snd = sender(moot, port)
+        snd.timeout = 1.0
+        assert once(snd) == 4
+        first = rows(moot)
+        # Everyone else is through; the two that hit trouble wait for a retry, charged once.
+        assert first == {"slow@a.example": ("pending", 1), "cut@b.example": ("pending", 1),
+                         "fine@c.example": ("sent", 1), "also@d.example": ("sent", 1)}
+        with moot.engine.begin() as conn:
+            conn.execute(s.outbox_recipients.update().values(next_attempt_at=now_utc()))
+        assert once(sender(moot, port)) == 2
+    finally:
+        ctl.stop()
+    assert {r: st for r, (st, _) in rows(moot).items()} == dict.fromkeys(
+        ["slow@a.example", "cut@b.example", "fine@c.example", "also@d.example"], "sent")
+    got = sorted(r for _, rs, _ in relay.got for r in rs)
+    assert got == ["also@d.example", "cut@b.example", "fine@c.example", "slow@a.example"]
+
+
+def test_posts_from_domains_with_a_strict_dmarc_policy_go_out_from_the_list(moot: Moot) -> None:
+    from moot.delivery.dmarc import DmarcPolicies
+    from moot.storage.lists import update_settings
+
+    answers = {"_dmarc.strict.example": ["v=DMARC1; p=reject"],
+               "_dmarc.wary.example": ["v=DMARC1; p=quarantine"],
+               "_dmarc.relaxed.example": ["v=DMARC1; p=none"]}
+
+    async def lookup(name: str) -> list[str]:
+        return answers.get(name, [])
+
+    lid = moot.store.create_list("dev@example.org")
+    relay = Relay({})
+    port = free_port()
+    ctl = Controller(relay, hostname="127.0.0.1", port=port)
+    ctl.start()
+
+    def post(author: str) -> None:
+        data = (f"From: Ann Author <{author}>\r\nTo: dev@example.org\r\n"
+                f"Subject: [dev] from {author}\r\nMessage-ID: <{author}>\r\n\r\nhello\r\n")
+        with moot.engine.begin() as conn:
+            outbox.enqueue(conn, list_id=lid, kind="post", mail_from="dev-bounces@example.org",
+                           data=data.encode(), recipients=["m@example.net"], now=now_utc())
+    try:
+        for author in ("ann@strict.example", "ann@relaxed.example", "ann@nowhere.example"):
+            post(author)
+        snd = sender(moot, port)
+        snd.dmarc = DmarcPolicies(lookup)
+        once(snd)
+        with moot.engine.begin() as conn:
+            update_settings(conn, "dev@example.org", {"dmarc_mitigation": "wrap"})
+        post("ann@wary.example")
+        snd = sender(moot, port)
+        snd.dmarc = DmarcPolicies(lookup)
+        once(snd)
+    finally:
+        ctl.stop()
+    import email
+    from email.policy import default
+
+    got = {email.message_from_bytes(d, policy=default)["Message-ID"]: email.message_from_bytes(
+        d, policy=default) for _, _, d in relay.got}
+    strict = got["<ann@strict.example>"]
+    assert strict["From"].addresses[0].addr_spec == "dev@example.org"
+    assert "Ann Author" in strict["From"].addresses[0].display_name
+    assert strict["Reply-To"].addresses[0].addr_spec == "ann@strict.example"
+    for author in ("ann@relaxed.example", "ann@nowhere.example"):
+        assert got[f"<{author}>"]["From"].addresses[0].addr_spec == author
+    wrapped = got["<ann@wary.example>"]
+    assert wrapped["From"].addresses[0].addr_spec == "dev@example.org"
+    inner = [p for p in wrapped.walk() if p.get_content_type() == "message/rfc822"]
+    assert inner and inner[0].get_content()["From"].addresses[0].addr_spec == "ann@wary.example"

@@ -110,3 +110,25 @@ class DmarcPolicies:
                 del self._cache[next(iter(self._cache))]
         self._cache.pop(key, None)  # re-inserted at the end, newest
         self._cache[key] = (expiry, found)
+
+
+def policies_for(nameservers: list[str] | None) -> DmarcPolicies | None:
+    """The look-ups the ``dns`` setting asks for: None (the system's resolver), [] (none at
+    all: no mitigation) or addresses, each ``IP`` or ``IP:PORT`` (one port for all).
+
+    >>> policies_for([]) is None
+    True
+    """
+    if nameservers is None:
+        return DmarcPolicies()
+    if not nameservers:
+        return None
+    hosts, port = [], 53
+    for server in nameservers:
+        host, colon, number = server.rpartition(":")
+        if colon and number.isdigit() and "]" not in number and host.count(":") == 0:
+            hosts.append(host)
+            port = int(number)
+        else:
+            hosts.append(server)
+    return DmarcPolicies(dnspython_lookup(hosts, port=port))

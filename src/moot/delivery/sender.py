@@ -22,7 +22,9 @@ import aiosmtplib
 from sqlalchemy import Engine
 
 from moot.core.decorate import personalize
+from moot.core.dmarc import author_domain, mitigate, needs_mitigation
 from moot.core.mailinglist import ListConfig
+from moot.delivery.dmarc import DmarcPolicies
 from moot.storage import outbox
 from moot.storage.lists import get_config_by_id
 from moot.storage.store import now_utc
@@ -80,10 +82,13 @@ class Sender:
     idle_wait: float = 5.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     connections: int = 4  # to the relay at once
+    timeout: float = 60.0  # seconds the relay may take to answer one command
     retry_for: timedelta = outbox.RETRY_FOR  # a recipient refused for now, tried this long
     name: str = ""  # "host:pid", written on the rows this sender claims
     # Blocks until there may be work or the time is up (another process queues the mail).
     wait_for_work: Callable[[float], None] | None = None
+    # Asks DNS for authors' DMARC policies; None: no look-ups, posts go out as they are.
+    dmarc: DmarcPolicies | None = None
     _idle: list[aiosmtplib.SMTP] = field(default_factory=list)
     _configs: dict[int, ListConfig] = field(default_factory=dict)
 
@@ -160,7 +165,7 @@ class Sender:
             smtp = self._idle.pop()
             if smtp.is_connected:
                 return smtp
-        smtp = aiosmtplib.SMTP(hostname=self.relay[0], port=self.relay[1], timeout=60,
+        smtp = aiosmtplib.SMTP(hostname=self.relay[0], port=self.relay[1], timeout=self.timeout,
                                start_tls=False)
         try:
             await smtp.connect()
@@ -190,10 +195,13 @@ class Sender:
         sent: list[int] = []
         retry: list[tuple[int, str, bool]] = []
         config = self._config(d.list_id)
+        body = d.data
+        if d.kind == "post" and config is not None:
+            body = await self._dmarc_safe(body, config)
         personal = [r for r in d.recipients if r[2] and config is not None]
         shared = [r for r in d.recipients if not (r[2] and config is not None)]
         groups: list[tuple[bytes | None, list[tuple[int, str, bool]]]] = [
-            (d.data, chunk) for chunk in by_domain(shared, self.per_transaction)]
+            (body, chunk) for chunk in by_domain(shared, self.per_transaction)]
         groups.extend((None, [r]) for r in personal)  # made when sent: memory stays flat
         todo = iter(groups)
 
@@ -205,7 +213,7 @@ class Sender:
                     if data is None:
                         assert config is not None
                         data = personalize(
-                            d.data, unsubscribe_url=self.unsubscribe_url(config, rcpts[0][1]),
+                            body, unsubscribe_url=self.unsubscribe_url(config, rcpts[0][1]),
                             unsubscribe_mailto=f"mailto:{config.sub_address('leave')}")
                         mail_from = verp(config, rcpts[0][1]) or mail_from
                     if smtp is None:
@@ -231,6 +239,18 @@ class Sender:
             if isinstance(r, BaseException):
                 raise r
         return sent, retry
+
+    async def _dmarc_safe(self, data: bytes, config: ListConfig) -> bytes:
+        """The post as it can go out from the list when its author's domain publishes a
+        DMARC policy that would have receivers refuse it (the list's ``dmarc_mitigation``)."""
+        if self.dmarc is None or config.dmarc_mitigation == "none":
+            return data
+        domain = author_domain(data)
+        if domain is None or domain == config.domain:
+            return data
+        if needs_mitigation(await self.dmarc.policy(domain)):
+            return mitigate(data, config, config.dmarc_mitigation)
+        return data
 
     async def _hand_over(self, smtp: aiosmtplib.SMTP, mail_from: str, data: bytes,
                          rcpts: list[tuple[int, str, bool]], sent: list[int],
