@@ -17,6 +17,7 @@ from moot.storage.db import migrate, open_engine
 from moot.storage.store import Store
 
 if TYPE_CHECKING:
+    from moot.bouncing import Bounces
     from moot.core.address import Recipient
     from moot.inbound.service import Inbound
     from moot.membership import Membership
@@ -63,6 +64,12 @@ class Moot:
 
         return Inbound(self.engine, self.store, self.membership,
                        self.settings.base_url.rstrip("/"))
+
+    @cached_property
+    def bounces(self) -> Bounces:
+        from moot.bouncing import Bounces
+
+        return Bounces(self.engine, self.membership)
 
     def resolve(self, address: str, *, cached_only: bool = False) -> Recipient | None:
         """Which list and sub-address a recipient address names, if any.
@@ -129,6 +136,7 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
 
     import uvicorn
 
+    from moot.housekeeping import Housekeeper
     from moot.inbound.lmtp import LMTPHandler, make_server
     from moot.inbound.service import InboundQueue
     from moot.search.indexer import Indexer
@@ -151,6 +159,9 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
     indexer = Indexer(moot.search)
     moot.inbound.after_commit.append(indexer.poke)
     moot.inbound.after_commit.append(wake.set)
+    housekeeper = Housekeeper([("bounces", moot.bounces.process_new),
+                               ("bounce records", moot.bounces.tick)], after=wake.set)
+    moot.inbound.after_commit.append(housekeeper.poke)
     inbound = InboundQueue(moot.inbound)
     lmtp_server = None
     if lmtp is not None:
@@ -168,6 +179,7 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
             await lmtp_server.wait_closed()
         await asyncio.to_thread(inbound.close)
         await asyncio.to_thread(indexer.close)
+        await asyncio.to_thread(housekeeper.close)
         for p in deliveries:
             p.terminate()  # they mark as they go; a copy in flight may be sent again
         for p in deliveries:

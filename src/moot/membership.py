@@ -120,6 +120,14 @@ class Membership:
             return None
         if row.action == "subscribe":
             self.subscribe_now(conn, config, Member(row.email, delivery=row.delivery), now)
+        elif row.action == "enable":  # delivery that bounces had stopped: on again
+            from moot.core.bounce_score import BounceState
+            from moot.storage import bounces
+
+            if bounces.state(conn, config.id, row.email) is None:
+                return None
+            bounces.set_state(conn, config.id, row.email, BounceState())
+            bounces.add_event(conn, config.id, row.email, "enabled", now, "the member asked")
         else:
             self.unsubscribe_now(conn, config, row.email, now)
         return config, row.action, row.email

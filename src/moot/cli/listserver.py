@@ -265,6 +265,34 @@ def moderate(
 
 
 @app.command()
+def bounces(ctx: typer.Context, address: str,
+            email: Annotated[str | None, typer.Argument(help="Only this member.")] = None,
+            as_json: JsonOpt = False) -> None:
+    """Bounce history: reports read, delivery stopped, notices, re-enabled, removed."""
+    from moot.storage import bounces as bounce_store
+
+    moot = open_moot(ctx.obj)
+    config = _config(moot, address)
+    with moot.engine.connect() as conn:
+        events = bounce_store.history(conn, config.id, email)
+        stopped = [{"email": e, "since": st.disabled_at.isoformat() + "Z",
+                    "score": st.score, "notices": st.warnings_sent}
+                   for lid, e, st in bounce_store.disabled(conn)
+                   if lid == config.id and st.disabled_at is not None
+                   and (email is None or e == email.lower())]
+    if as_json:
+        emit_json({"disabled": stopped, "events": events})
+        return
+    for d in stopped:
+        print(f"delivery stopped: {d['email']} since {d['since']} (score {d['score']}, "
+              f"{d['notices']} notice(s) sent)")
+    if not events:
+        print(f"no bounces on record for {email or config.address}")
+    for e in events:
+        print(f"{e['at']}\t{e['email'] or '-'}\t{e['kind']}\t{e['detail']}")
+
+
+@app.command()
 def queue(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The outbound queue: recipients pending, being retried, failed and sent, by list."""
     from moot.storage import outbox

@@ -500,3 +500,51 @@ def rejected(
         body="\n".join(lines) + "\n", message_id=message_id, date=date, replied=True,
         in_reply_to=in_reply_to,
     )
+
+
+def delivery_stopped(
+    config: ListConfig,
+    to: str,
+    *,
+    reason: str,
+    token: str,
+    confirm_address: str,
+    confirm_url: str,
+    notices_left: int | None,
+    message_id: str,
+    date: datetime,
+) -> bytes:
+    """Tells a member that mail to them kept bouncing, so the list stopped sending, and how to
+    start it again.  (It is also the probe: if this one arrives, nothing bounces, and delivery
+    starts again by itself after a few days.)  ``notices_left``: how many more before they are
+    removed (None: never removed)."""
+    _line("reason", reason)
+    _line("token", token)
+    if not token or token.split() != [token]:
+        raise ValueError(f"token must be one word: {token!r}")
+    _address("confirm_address", confirm_address)
+    _line("confirm_url", confirm_url)
+    lines = [
+        f"Mail from the list {_list_named(config)} to {to}",
+        "has been coming back undelivered, so the list has stopped sending it.",
+        "",
+        "The last reason given:",
+        f"  {reason or '(none given)'}",
+        "",
+        "If you are reading this, mail gets through again. To have the list",
+        "send you posts again, do one of these:",
+        "",
+        "  - reply to this message, keeping its subject as it is;",
+        f"  - or open this link: {confirm_url}",
+        "",
+        "If this message does not bounce, delivery also starts again by itself",
+        "in a few days.",
+    ]
+    if notices_left is not None:
+        lines += ["", (f"After {notices_left} more notice{'s' if notices_left != 1 else ''} like "
+                       "this one, a week apart," if notices_left else "This is the last notice;")
+                  + " you will be removed from the list."]
+    return _notice(
+        config, to, subject=f"confirm {token}", body="\n".join(lines) + "\n",
+        message_id=message_id, date=date, replied=False, reply_to=confirm_address,
+    )

@@ -44,7 +44,8 @@ def post_recipients(conn: Connection, list_id: int) -> list[tuple[str, bool]]:
     want their own posts."""
     q = select(s.members.c.email, s.members.c.receive_own).where(
         s.members.c.list_id == list_id, s.members.c.delivery == "regular",
-        s.members.c.nomail.is_(False)).order_by(s.members.c.email)
+        s.members.c.nomail.is_(False), s.members.c.bounce_disabled_at.is_(None)
+    ).order_by(s.members.c.email)
     return [(e, bool(own)) for e, own in conn.execute(q)]
 
 

@@ -179,6 +179,7 @@ members = Table(
     Column("bounce_warnings_sent", Integer, nullable=False, default=0),
     Column("last_warning_at", DateTime, nullable=True),
     UniqueConstraint("list_id", "email"),
+    Index(None, "bounce_disabled_at"),
 )
 
 # What happened to each member's delivery because of bounces, for the owner: every parsed
@@ -308,6 +309,7 @@ bounces = Table(
     Column("data", LargeBinary, nullable=False),
     Column("received_at", DateTime, nullable=False),
     Column("processed", Boolean, nullable=False, default=False),
+    Index(None, "processed"),
 )
 
 # Site-wide values every worker must agree on (the secret that signs unsubscribe links).

@@ -214,6 +214,24 @@ def moderate(request: Request, address: str, hold_id: int,
     return {"id": hold_id, "decision": decision, "outcome": outcome.line()}
 
 
+@router.get("/lists/{address}/bounces", dependencies=admin)
+def bounces(request: Request, address: str, email: str | None = None) -> dict[str, Any]:
+    """Members whose delivery bounces stopped, and the bounce history (newest first), as
+    ``moot bounces ADDR --json`` gives them."""
+    from moot.storage import bounces as bounce_store
+
+    moot = _moot(request)
+    config = _config(moot, address)
+    with moot.engine.connect() as conn:
+        events = bounce_store.history(conn, config.id, email)
+        stopped = [{"email": e, "since": st.disabled_at.isoformat() + "Z", "score": st.score,
+                    "notices": st.warnings_sent}
+                   for lid, e, st in bounce_store.disabled(conn)
+                   if lid == config.id and st.disabled_at is not None
+                   and (email is None or e == email.lower())]
+    return {"disabled": stopped, "events": events}
+
+
 @router.get("/queue", dependencies=admin)
 def queue(request: Request) -> dict[str, Any]:
     """The outbound queue, as `moot queue --json` prints it."""

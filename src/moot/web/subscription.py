@@ -105,7 +105,8 @@ def confirm(request: Request, token: str, csrf: str = Form("")) -> HTMLResponse:
                      message="This confirmation link is unknown, already used or expired. "
                              "Ask again from the list's subscribe page.")
     config, action, email = done
-    what = "are now subscribed to" if action == "subscribe" else "have left"
+    what = {"subscribe": "are now subscribed to", "enable": "will get posts again from"
+            }.get(action, "have left")
     return _page(request, "done.html", lst=config, title="Done",
                  message=f"{email}: you {what} {config.name} ({config.address}).")
 

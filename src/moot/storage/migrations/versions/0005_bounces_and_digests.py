@@ -61,11 +61,20 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('bounce_disabled_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('bounce_warnings_sent', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('last_warning_at', sa.DateTime(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_members_bounce_disabled_at'),
+                              ['bounce_disabled_at'], unique=False)
+
+    with op.batch_alter_table('bounces', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bounces_processed'), ['processed'], unique=False)
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('bounces', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bounces_processed'))
+
     with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_members_bounce_disabled_at'))
         batch_op.drop_column('last_warning_at')
         batch_op.drop_column('bounce_warnings_sent')
         batch_op.drop_column('bounce_disabled_at')
