@@ -3,6 +3,7 @@ constructs engines, stores and the web application."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,6 +16,8 @@ from moot.config import CONFIG_NAME, Settings, example_config, load_settings
 from moot.storage.archive import Archive, IndexFeed
 from moot.storage.db import migrate, open_engine
 from moot.storage.store import Store
+
+log = logging.getLogger("moot.serve")
 
 if TYPE_CHECKING:
     from moot.bouncing import Bounces
@@ -150,12 +153,32 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
         outbox.release(conn, f"{socket.gethostname()}:")
     ctx = multiprocessing.get_context("spawn")
     wake = ctx.Event()
-    deliveries = [ctx.Process(target=run_delivery,
-                              args=(moot.settings, relay, wake, os.getpid()),
-                              name=f"moot-delivery-{n}", daemon=True)
-                  for n in range(max(1, workers))]
-    for p in deliveries:
+    host = socket.gethostname()
+
+    def delivery_process(n: int) -> Any:
+        p = ctx.Process(target=run_delivery, args=(moot.settings, relay, wake, os.getpid()),
+                        name=f"moot-delivery-{n}", daemon=True)
         p.start()
+        return p
+
+    deliveries = [delivery_process(n) for n in range(max(1, workers))]
+
+    async def supervise() -> None:
+        """A delivery process that died (killed, out of memory) is replaced; what it had
+        claimed and not marked is released first, so the new one sends it."""
+        while True:
+            await asyncio.sleep(0.5)
+            for n, p in enumerate(deliveries):
+                if p.is_alive():
+                    continue
+                log.warning("delivery process %s died (exit code %s); starting another",
+                            p.pid, p.exitcode)
+                with moot.engine.begin() as conn:
+                    outbox.release(conn, f"{host}:{p.pid}", exact=True)
+                deliveries[n] = delivery_process(n)
+                wake.set()
+
+    supervisor = asyncio.create_task(supervise())
     indexer = Indexer(moot.search)
     moot.inbound.after_commit.append(indexer.poke)
     moot.inbound.after_commit.append(wake.set)
@@ -180,6 +203,7 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
         await asyncio.to_thread(inbound.close)
         await asyncio.to_thread(indexer.close)
         await asyncio.to_thread(housekeeper.close)
+        supervisor.cancel()
         for p in deliveries:
             p.terminate()  # they mark as they go; a copy in flight may be sent again
         for p in deliveries:

@@ -80,12 +80,13 @@ def due(conn: Connection, now: datetime, limit: int = 500, *, worker: str = "") 
             for oid, rcpts in sorted(by_outbox.items())]
 
 
-def release(conn: Connection, worker_prefix: str) -> int:
+def release(conn: Connection, worker_prefix: str, *, exact: bool = False) -> int:
     """Give up the claims of workers whose names start with ``worker_prefix`` (this machine's
-    workers, when the server starts: none of them is still running)."""
+    workers, when the server starts: none of them is still running), or of the one worker so
+    named (``exact``: one that died)."""
     r = s.outbox_recipients
-    return conn.execute(update(r).where(r.c.claimed_by.like(f"{worker_prefix}%"),
-                                        r.c.status == "pending")
+    who = r.c.claimed_by == worker_prefix if exact else r.c.claimed_by.like(f"{worker_prefix}%")
+    return conn.execute(update(r).where(who, r.c.status == "pending")
                         .values(claimed_by=None, claimed_until=None)).rowcount
 
 
