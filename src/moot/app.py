@@ -182,8 +182,14 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
     indexer = Indexer(moot.search)
     moot.inbound.after_commit.append(indexer.poke)
     moot.inbound.after_commit.append(wake.set)
+    def purge_outbox(now: Any) -> int:
+        with moot.engine.begin() as conn:
+            outbox.purge(conn, now)
+        return 0  # nothing to send
+
     housekeeper = Housekeeper([("bounces", moot.bounces.process_new),
-                               ("bounce records", moot.bounces.tick)], after=wake.set)
+                               ("bounce records", moot.bounces.tick),
+                               ("outbound queue", purge_outbox)], after=wake.set)
     moot.inbound.after_commit.append(housekeeper.poke)
     inbound = InboundQueue(moot.inbound)
     lmtp_server = None

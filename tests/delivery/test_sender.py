@@ -306,3 +306,47 @@ def test_posts_from_domains_with_a_strict_dmarc_policy_go_out_from_the_list(moot
     assert wrapped["From"].addresses[0].addr_spec == "dev@example.org"
     inner = [p for p in wrapped.walk() if p.get_content_type() == "message/rfc822"]
     assert inner and inner[0].get_content()["From"].addresses[0].addr_spec == "ann@wary.example"
+
+
+def test_metrics_count_what_was_sent_deferred_and_failed(moot: Moot) -> None:
+    from starlette.testclient import TestClient
+
+    from moot.web.app import create_app
+
+    lid = moot.store.create_list("dev@example.org")
+    relay = Relay({"gone@example.org": "550 5.1.1 no such user",
+                   "full@example.org": "452 4.2.2 mailbox full"})
+    port = free_port()
+    ctl = Controller(relay, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        queue(moot, lid, ["ok@example.org", "gone@example.org", "full@example.org",
+                          ("me@example.org", True)])
+        once(sender(moot, port))
+        with moot.engine.begin() as conn:  # the wait is over: refused for now once more
+            conn.execute(s.outbox_recipients.update().values(next_attempt_at=now_utc()))
+        once(sender(moot, port))
+    finally:
+        ctl.stop()
+    text = TestClient(create_app(moot)).get("/metrics").text
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    assert {k: lines[f'moot_outbound_recipients{{status="{k}"}}']
+            for k in ("pending", "retrying", "sent", "failed")} == {
+        "pending": "0", "retrying": "1", "sent": "2", "failed": "1"}
+    assert lines["moot_outbound_deferrals"] == "2"
+
+
+def test_the_queue_forgets_what_was_done_two_weeks_ago(moot: Moot) -> None:
+    lid = moot.store.create_list("dev@example.org")
+    queue(moot, lid, ["a@example.org", "b@example.org"])
+    with moot.engine.begin() as conn:
+        [first, second] = conn.execute(select(s.outbox_recipients.c.id)
+                                       .order_by(s.outbox_recipients.c.id)).scalars()
+        outbox.mark_sent(conn, [first], now_utc())
+        assert outbox.purge(conn, now_utc() + timedelta(days=13)) == 0
+        assert outbox.purge(conn, now_utc() + timedelta(days=15)) == 1
+        # b is still waiting: its message stays.
+        assert conn.execute(select(s.outbox.c.id)).all()
+        outbox.mark_sent(conn, [second], now_utc())
+        assert outbox.purge(conn, now_utc() + timedelta(days=15)) == 1
+        assert conn.execute(select(s.outbox.c.id)).all() == []

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from moot.storage import schema as s
@@ -169,6 +169,22 @@ def failures(conn: Connection, limit: int = 50) -> list[dict[str, object]]:
              "attempts": r.attempts, "error": r.last_error,
              "next_attempt": r.next_attempt_at.isoformat() + "Z" if r.status == "pending"
              else None} for r in conn.execute(q)]
+
+
+KEEP_DONE = timedelta(days=14)  # sent and failed recipients stay this long, for `moot queue`
+
+
+def purge(conn: Connection, now: datetime, keep: timedelta = KEEP_DONE) -> int:
+    """Forget recipients sent or failed more than ``keep`` ago, and messages nobody is left to
+    receive; how many recipients went."""
+    r = s.outbox_recipients
+    done = conn.execute(delete(r).where(r.c.status.in_(("sent", "failed")),
+                                        func.coalesce(r.c.sent_at, r.c.next_attempt_at)
+                                        < now - keep)).rowcount
+    if done:
+        left = select(r.c.id).where(r.c.outbox_id == s.outbox.c.id).exists()
+        conn.execute(delete(s.outbox).where(~left, s.outbox.c.created_at < now - keep))
+    return done
 
 
 def next_due(conn: Connection) -> datetime | None:

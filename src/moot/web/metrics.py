@@ -46,12 +46,35 @@ def metrics(request: Request) -> PlainTextResponse:
         gauge("held_posts", "Posts waiting for a moderator.",
               [({}, conn.execute(select(func.count()).select_from(s.held)
                                  .where(s.held.c.decision.is_(None))).scalar_one())])
-        by_status = dict(conn.execute(
-            select(s.outbox_recipients.c.status, func.count())
-            .group_by(s.outbox_recipients.c.status)).all())
-        gauge("outbound_recipients", "Outbound recipients by state (pending, sent, failed).",
-              [({"status": st}, int(by_status.get(st, 0)))
-               for st in ("pending", "sent", "failed")])
+        r = s.outbox_recipients.c
+        retrying = (r.status == "pending") & (r.attempts > 0)
+        by_status: dict[str, int] = {}
+        for status, again, n, tries in conn.execute(
+                select(r.status, retrying, func.count(), func.coalesce(func.sum(r.attempts), 0))
+                .group_by(r.status, retrying)).all():
+            key = "retrying" if again else status
+            by_status[key] = by_status.get(key, 0) + int(n)
+            # Attempts the relay refused for now: all of a waiting row's, all but the last of
+            # a row that was sent or failed.
+            by_status["deferrals"] = by_status.get("deferrals", 0) + int(tries) - (
+                int(n) if status in ("sent", "failed") else 0)
+        gauge("outbound_recipients", "Outbound recipients by state: pending (not tried yet), "
+              "retrying (refused for now, waiting), sent, failed (for good); sent and failed "
+              "ones are kept 14 days.",
+              [({"status": st}, by_status.get(st, 0))
+               for st in ("pending", "retrying", "sent", "failed")])
+        gauge("outbound_deferrals", "Delivery attempts the relay refused for now (4xx, "
+              "timeouts, dropped connections), over the recipients kept.",
+              [({}, max(by_status.get("deferrals", 0), 0))])
+        gauge("members_bounce_disabled", "Members whose delivery stopped because of bounces.",
+              [({}, conn.execute(select(func.count()).select_from(s.members).where(
+                  s.members.c.bounce_disabled_at.is_not(None))).scalar_one())])
+        gauge("bounces_unread", "Bounce reports not read yet.",
+              [({}, conn.execute(select(func.count()).select_from(s.bounces).where(
+                  s.bounces.c.processed.is_(False))).scalar_one())])
+        gauge("digest_posts_waiting", "Posts waiting for the next digest of their list.",
+              [({}, conn.execute(select(func.count()).select_from(s.digest_queue))
+                .scalar_one())])
         gauge("rejects", "Things received that were not mail, kept with the reason.",
               [({}, conn.execute(select(func.count()).select_from(s.rejects)).scalar_one())])
     return PlainTextResponse("\n".join(lines) + "\n",
