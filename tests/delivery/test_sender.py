@@ -350,3 +350,45 @@ def test_the_queue_forgets_what_was_done_two_weeks_ago(moot: Moot) -> None:
         outbox.mark_sent(conn, [second], now_utc())
         assert outbox.purge(conn, now_utc() + timedelta(days=15)) == 1
         assert conn.execute(select(s.outbox.c.id)).all() == []
+
+
+def test_each_member_gets_a_footer_of_their_own(moot: Moot) -> None:
+    import email
+    from email.policy import default
+
+    from moot.core.decorate import decorate
+    from moot.storage.lists import get_config, update_settings
+
+    lid = moot.store.create_list("dev@example.org")
+    with moot.engine.begin() as conn:
+        config = update_settings(conn, "dev@example.org",
+                                 {"footer": "Sent to {address}. Leave: {unsubscribe_url}"})
+    raw = (b"From: ann@example.com\r\nTo: dev@example.org\r\nSubject: hi\r\n"
+           b"Message-ID: <foot@example.com>\r\n\r\nhello\r\n")
+    # What the posting pipeline stores for a personalizing list: no footer yet...
+    stored = decorate(raw, config, base_url="http://x", message_id="foot@example.com",
+                      archived=True, member_footer=True)
+    assert b"Leave:" not in stored
+    # ...and for a list that shares one copy: the footer filled in for anyone.
+    shared = decorate(raw, config, base_url="http://x", message_id="foot@example.com",
+                      archived=True)
+    assert b"Sent to you. Leave: http://x/l/dev@example.org/subscribe" in shared
+    relay = Relay({})
+    port = free_port()
+    ctl = Controller(relay, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        with moot.engine.begin() as conn:
+            outbox.enqueue(conn, list_id=lid, kind="post", mail_from="dev-bounces@example.org",
+                           data=stored, now=now_utc(),
+                           recipients=[("bob@example.net", True), ("cy@example.org", True)])
+            assert get_config(conn, "dev@example.org") == config
+        once(sender(moot, port))
+    finally:
+        ctl.stop()
+    bodies = {rcpts[0]: email.message_from_bytes(data, policy=default).get_content()
+              for _, rcpts, data in relay.got}
+    for who in ("bob@example.net", "cy@example.org"):
+        assert bodies[who].startswith("hello")
+        assert (f"Sent to {who}. Leave: http://x/l/dev@example.org/unsubscribe/{who}"
+                in bodies[who])

@@ -140,12 +140,58 @@ def _strip_markers(subject: str, tag: str) -> tuple[str, bool]:
         rest, reply = rest[marker.end():], True
 
 
+MEMBER_FIELDS = ("{unsubscribe_url}", "{address}")  # a footer may name the member's own
+
+
+def has_member_fields(footer: str) -> bool:
+    """Whether a footer names things of each member's own (then each gets a copy of their own
+    footer when the list personalizes).
+
+    >>> has_member_fields("Leave: {unsubscribe_url}"), has_member_fields("Be kind.")
+    (True, False)
+    """
+    return any(f in footer for f in MEMBER_FIELDS)
+
+
+def footer_for(footer: str, *, unsubscribe_url: str, address: str) -> str:
+    """The footer with its member fields filled in.
+
+    >>> footer_for("Sent to {address}; leave: {unsubscribe_url}",
+    ...            unsubscribe_url="https://l.example/u/t", address="bob@example.net")
+    'Sent to bob@example.net; leave: https://l.example/u/t'
+    """
+    _no_line_break(unsubscribe_url, "unsubscribe_url")
+    _no_line_break(address, "address")
+    return footer.replace("{unsubscribe_url}", unsubscribe_url).replace("{address}", address)
+
+
+def add_footer(decorated: bytes, footer: str) -> bytes:
+    """A decorated copy with ``footer`` placed as :func:`decorate` places the list's (for a
+    footer of each member's own, added as the copy goes out)."""
+    footer = _normalized_footer(footer)
+    if not footer:
+        return decorated
+    parts = _split(decorated)
+    try:
+        placed = _place_footer(list(parts.fields), parts.body, parts.eol, footer, decorated)
+    except Exception:  # noqa: BLE001 - a post we cannot read goes out without footer
+        placed = None
+    if placed is None:
+        return decorated
+    fields, body = placed
+    return (b"".join(_terminated(f.raw, parts.eol) for f in fields)
+            + (parts.separator or parts.eol) + body)
+
+
 def decorate(raw: bytes, config: ListConfig, *, base_url: str, message_id: str,
-             archived: bool) -> bytes:
+             archived: bool, member_footer: bool = False) -> bytes:
     """The copy of an accepted post that goes to the members (see the module docstring).
 
     ``message_id`` is the post's Message-ID without angle brackets; ``archived`` says whether
-    the archive has it (then ``Archived-At`` points to it).
+    the archive has it (then ``Archived-At`` points to it).  A footer with member fields
+    (``{unsubscribe_url}``, ``{address}``) is left out when ``member_footer`` (each member's
+    copy gets their own as it goes out: :func:`add_footer`), else filled in for anyone: the
+    list's own leave page and "you".
     """
     for what, value in (("list address", config.address), ("list name", config.name),
                         ("subject prefix", config.prefix), ("base_url", base_url),
@@ -173,7 +219,12 @@ def decorate(raw: bytes, config: ListConfig, *, base_url: str, message_id: str,
                 fields[at] = _field("subject", "Subject", _text_atoms(text), eol)
 
     fields, body = new + fields, parts.body
-    footer = _normalized_footer(config.footer)
+    footer = config.footer
+    if has_member_fields(footer):
+        footer = "" if member_footer else footer_for(
+            footer, unsubscribe_url=f"{base_url.rstrip('/')}/l/{address}/subscribe",
+            address="you")
+    footer = _normalized_footer(footer)
     if footer:
         try:
             placed = _place_footer(fields, body, eol, footer, raw)

@@ -114,7 +114,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
                        "none: posts are delivered but not archived."),
     "subject_prefix": ("str", "Put before every subject, e.g. '[dev] ' (default: the local "
                               "part in brackets; empty for none)."),
-    "footer": ("text", "Added to the end of each post's text (never to signed posts)."),
+    "footer": ("text", "Added to the end of each post's text (never to signed posts). "
+                       "{unsubscribe_url} and {address} stand for each member's own link to "
+                       "leave and address (with personalize=member; else the list's leave "
+                       "page and 'you')."),
     "reply_to": ("choice:" + "|".join(REPLY_TO_POLICIES),
                  "author: replies go to the author; list: Reply-To is set to the list."),
     "max_size": ("int", "Largest post in bytes, headers included; larger ones are held "

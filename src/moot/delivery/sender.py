@@ -21,7 +21,7 @@ from datetime import timedelta
 import aiosmtplib
 from sqlalchemy import Engine
 
-from moot.core.decorate import personalize
+from moot.core.decorate import add_footer, footer_for, has_member_fields, personalize
 from moot.core.dmarc import author_domain, mitigate, needs_mitigation
 from moot.core.mailinglist import ListConfig
 from moot.delivery.dmarc import DmarcPolicies
@@ -212,8 +212,14 @@ class Sender:
                     mail_from = d.mail_from
                     if data is None:
                         assert config is not None
+                        rcpt = rcpts[0][1]
+                        url = self.unsubscribe_url(config, rcpt)
+                        data = body
+                        if d.kind == "post" and has_member_fields(config.footer):
+                            data = add_footer(data, footer_for(
+                                config.footer, unsubscribe_url=url, address=rcpt))
                         data = personalize(
-                            body, unsubscribe_url=self.unsubscribe_url(config, rcpts[0][1]),
+                            data, unsubscribe_url=url,
                             unsubscribe_mailto=f"mailto:{config.sub_address('leave')}")
                         mail_from = verp(config, rcpts[0][1]) or mail_from
                     if smtp is None:

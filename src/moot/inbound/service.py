@@ -213,7 +213,8 @@ class Inbound:
                     continue
             config = p.config
             data = decorate(p.raw, config, base_url=self.base_url,
-                            message_id=p.parsed.message_id, archived=pk is not None)
+                            message_id=p.parsed.message_id, archived=pk is not None,
+                            member_footer=config.personalize == "member")
             if ("recipients", config.id) not in cache:
                 cache["recipients", config.id] = m.post_recipients(conn, config.id)
             sender = p.sender.lower()
