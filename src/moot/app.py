@@ -22,6 +22,7 @@ log = logging.getLogger("moot.serve")
 if TYPE_CHECKING:
     from moot.bouncing import Bounces
     from moot.core.address import Recipient
+    from moot.digests import Digests
     from moot.inbound.service import Inbound
     from moot.membership import Membership
     from moot.search.service import Search
@@ -73,6 +74,12 @@ class Moot:
         from moot.bouncing import Bounces
 
         return Bounces(self.engine, self.membership)
+
+    @cached_property
+    def digests(self) -> Digests:
+        from moot.digests import Digests
+
+        return Digests(self.engine, self.membership.urls)
 
     def resolve(self, address: str, *, cached_only: bool = False) -> Recipient | None:
         """Which list and sub-address a recipient address names, if any.
@@ -189,6 +196,7 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
 
     housekeeper = Housekeeper([("bounces", moot.bounces.process_new),
                                ("bounce records", moot.bounces.tick),
+                               ("digests", moot.digests.send_due),
                                ("outbound queue", purge_outbox)], after=wake.set)
     moot.inbound.after_commit.append(housekeeper.poke)
     inbound = InboundQueue(moot.inbound)

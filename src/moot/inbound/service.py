@@ -36,7 +36,7 @@ from moot.core.message import ParsedMessage
 from moot.core.parse import not_mail_reason, parse_message
 from moot.core.policy import Situation, decide, needed_headers, post_from_bytes
 from moot.membership import Membership, aware, new_message_id
-from moot.storage import held, outbox
+from moot.storage import digests, held, outbox
 from moot.storage import members as m
 from moot.storage import schema as s
 from moot.storage.codec import CODEC, compress_many
@@ -223,6 +223,10 @@ class Inbound:
             outbox.enqueue(conn, list_id=config.id, kind="post",
                            mail_from=config.bounces_address, data=data,
                            recipients=[(r, personal) for r in rcpts], now=now, message_pk=pk)
+            if ("digest", config.id) not in cache:
+                cache["digest", config.id] = digests.has_digest_members(conn, config.id)
+            if cache["digest", config.id]:
+                digests.queue_post(conn, config.id, data, now)
             out.append(Outcome("accepted", message_pk=pk))
         return out
 
