@@ -91,6 +91,9 @@ class Sender:
     dmarc: DmarcPolicies | None = None
     _idle: list[aiosmtplib.SMTP] = field(default_factory=list)
     _configs: dict[int, ListConfig] = field(default_factory=dict)
+    _marks: list[tuple[list[int], list[tuple[int, str, bool]], asyncio.Future[None]]] = field(
+        default_factory=list)
+    _marking: bool = False
 
     def wake(self) -> None:
         """Something was queued: look now (call from the event loop's thread)."""
@@ -139,6 +142,33 @@ class Sender:
         if not deliveries:
             await self.close()
         return done
+
+    async def _mark(self, sent: list[int], retry: list[tuple[int, str, bool]]) -> None:
+        """Record one transaction's outcome, and return once it is committed.  The outcomes
+        of all the connections that finish while a commit is on its way go together in the
+        next one (group commit): a commit per copy would take longer than the copy."""
+        done = asyncio.get_running_loop().create_future()
+        self._marks.append((sent, retry, done))
+        if not self._marking:
+            self._marking = True
+            asyncio.get_running_loop().create_task(self._flush_marks())
+        await done
+
+    async def _flush_marks(self) -> None:
+        try:
+            while self._marks:
+                batch, self._marks = self._marks, []
+                try:
+                    await asyncio.to_thread(self._record, [i for s, _, _ in batch for i in s],
+                                            [x for _, r, _ in batch for x in r])
+                except Exception as exc:  # noqa: BLE001 - each waiting connection sees it
+                    for _, _, done in batch:
+                        done.set_exception(exc)
+                else:
+                    for _, _, done in batch:
+                        done.set_result(None)
+        finally:
+            self._marking = False
 
     def _record(self, sent: list[int], retry: list[tuple[int, str, bool]]) -> None:
         now = now_utc()
@@ -230,7 +260,7 @@ class Sender:
                     # await between: the other workers add to the same lists.)
                     done_sent, done_retry = sent[:], retry[:]
                     del sent[:], retry[:]
-                    await asyncio.to_thread(self._record, done_sent, done_retry)
+                    await self._mark(done_sent, done_retry)
             finally:
                 if smtp is not None and smtp.is_connected:
                     self._idle.append(smtp)
