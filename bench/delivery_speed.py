@@ -14,7 +14,7 @@ SMTP transactions the sink saw (one per member with personalize=member, one per
 --batch-size recipients of a domain with none).
 
     python bench/delivery_speed.py [--members 10000] [--posts 1] [--workers 1]
-        [--personalize member|none] [--runs 3] [--json]
+        [--personalize member|none] [--connections 4] [--runs 3] [--json]
     python bench/delivery_speed.py --members 1000 --posts 100 --workers 4
 
 Not a test: pytest does not collect it.  The machine's load average is printed.
@@ -53,8 +53,10 @@ def moot(data: Path, *args: str) -> str:
     return out.stdout
 
 
-def set_up(data: Path, members: int, personalize: str) -> None:
+def set_up(data: Path, members: int, personalize: str, connections: int) -> None:
     moot(data, "init")
+    with open(data / "moot.toml", "a") as toml:
+        toml.write(f'\ndelivery_connections = "{connections}"\n')
     moot(data, "list", "create", LIST, "--policy", "open")
     moot(data, "list", "set", LIST, f"personalize={personalize}")
     # Members straight into the database, in one transaction.
@@ -116,7 +118,7 @@ def one_run(args: argparse.Namespace) -> dict[str, float]:
     proc = None
     try:
         data = scratch / "data"
-        set_up(data, args.members, args.personalize)
+        set_up(data, args.members, args.personalize, args.connections)
         proc, lmtp = start_server(data, sink.port, args.workers, scratch / "serve.log")
         time.sleep(1.0)  # the delivery workers start and find the queue empty
         want = args.members * args.posts
@@ -146,13 +148,16 @@ def main() -> None:
     ap.add_argument("--posts", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--personalize", choices=("member", "none"), default="none")
+    ap.add_argument("--connections", type=int, default=4,
+                    help="delivery_connections in moot.toml (each worker's connections)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     log(f"load average {os.getloadavg()[0]:.2f}; {args.posts} post(s) to {args.members} members,"
-        f" {args.workers} worker(s), personalize={args.personalize}")
+        f" {args.workers} worker(s) x {args.connections} connections, "
+        f"personalize={args.personalize}")
     results = []
     for run in range(1, args.runs + 1):
         r = one_run(args)
