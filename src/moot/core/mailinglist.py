@@ -21,6 +21,10 @@ PERSONALIZE = ("member", "none")
 DMARC_MITIGATIONS = ("munge", "wrap", "none")
 DIGEST_PERIODS = ("daily", "weekly", "monthly", "none")
 DIGEST_FORMATS = ("mime", "plain")
+NONMEMBER_ACTIONS = ("hold", "reject", "discard")
+BAN_ACTIONS = ("refuse", "hold")
+IDENTITY_POLICIES = ("accept", "hold", "reject")
+SPAM_ACTIONS = ("hold", "discard", "reject", "accept")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,12 @@ class ListConfig:
     digest_size: int = 30  # kilobytes that make a digest go out at once; 0: no size limit
     digest_period: str = "daily"  # also sent at least this often when there is something
     digest_format: str = "mime"  # mime (RFC 2046 multipart/digest) or plain (RFC 1153)
+    nonmember_action: str = "hold"  # a non-member's post on a members-only list
+    new_member_posts: int = 0  # a new member's first N posts are held; 0: none
+    ban_action: str = "refuse"  # a banned sender: refused at RCPT, or held
+    held_expire_days: int = 14  # a held post nobody decided on is discarded after this; 0: never
+    identity_policy: str = "accept"  # a post whose From could not be verified
+    spam_action: str = "hold"  # a post the spam filter or a spam header flags
     id: int = field(default=0, compare=False)
 
     @property
@@ -148,6 +158,24 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "digest_period": ("choice:" + "|".join(DIGEST_PERIODS),
                       "A digest also goes out at least this often when it holds anything "
                       "(none: only by size or `moot digest send`)."),
+    "nonmember_action": ("choice:" + "|".join(NONMEMBER_ACTIONS),
+                         "What a members-only list does with a non-member's post: hold it for "
+                         "a moderator, reject it (the author is told why) or discard it."),
+    "new_member_posts": ("int", "A new member's first posts, this many, are held for a "
+                                "moderator; then they are trusted (0: none)."),
+    "ban_action": ("choice:" + "|".join(BAN_ACTIONS),
+                   "refuse: a banned sender's mail is refused at RCPT (550); hold: it is held "
+                   "for a moderator with the ban as the reason."),
+    "held_expire_days": ("int", "A held post nobody decided on is discarded after this many "
+                                "days (0: never)."),
+    "identity_policy": ("choice:" + "|".join(IDENTITY_POLICIES),
+                        "A post whose From could not be verified (no DKIM signature or SPF "
+                        "pass aligned with it, DMARC): accept, hold ('could not verify "
+                        "sender') or reject. Possible impersonations are held whatever this "
+                        "says."),
+    "spam_action": ("choice:" + "|".join(SPAM_ACTIONS),
+                    "A post the spam filter (spamc, if configured) or an X-Spam-Flag: YES "
+                    "header marks as spam: hold, discard, reject or accept."),
     "digest_format": ("choice:" + "|".join(DIGEST_FORMATS),
                       "mime: the posts as attached messages (RFC 2046 multipart/digest); "
                       "plain: one text in the RFC 1153 layout."),

@@ -59,6 +59,13 @@ mailing_lists = Table(
     Column("digest_volume", Integer, nullable=False, default=1),
     Column("digest_issue", Integer, nullable=False, default=1),
     Column("digest_last_sent_at", DateTime, nullable=True),
+    # Moderation and identity (moot.core.mailinglist.SETTINGS says what each means).
+    Column("nonmember_action", String(20), nullable=False, default="hold"),
+    Column("new_member_posts", Integer, nullable=False, default=0),
+    Column("ban_action", String(20), nullable=False, default="refuse"),
+    Column("held_expire_days", Integer, nullable=False, default=14),
+    Column("identity_policy", String(20), nullable=False, default="accept"),
+    Column("spam_action", String(20), nullable=False, default="hold"),
 )
 
 threads = Table(
@@ -98,6 +105,10 @@ messages = Table(
     Column("body_text", Text, nullable=False, default=""),
     Column("has_html", Boolean, nullable=False, default=False),
     Column("attachment_count", Integer, nullable=False, default=0),
+    # Whether the sender was who From says, as checked when the post came in (JSON:
+    # {"verdict": "verified"|"unverified"|"failed", "how": TEXT}); NULL: not checked
+    # (imported mail).
+    Column("identity", Text, nullable=True),
     Column("problems", Text, nullable=False, default=""),
     Column("mbox_from", String(1000), nullable=True),
     Column("received_at", DateTime, nullable=False),
@@ -178,6 +189,12 @@ members = Table(
     Column("bounce_disabled_at", DateTime, nullable=True),
     Column("bounce_warnings_sent", Integer, nullable=False, default=0),
     Column("last_warning_at", DateTime, nullable=True),
+    # Posts of theirs accepted so far (new members may be moderated for their first few).
+    Column("accepted_posts", Integer, nullable=False, default=0),
+    # Their posts that passed authentication (DKIM or SPF aligned with From), and the last
+    # time: mail from them that suddenly fails is a possible impersonation.
+    Column("auth_passes", Integer, nullable=False, default=0),
+    Column("last_auth_pass_at", DateTime, nullable=True),
     UniqueConstraint("list_id", "email"),
     Index(None, "bounce_disabled_at"),
 )
@@ -251,7 +268,8 @@ bans = Table(
     "bans",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    # NULL: a site-wide ban, for every list.
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=True),
     Column("pattern", String(320), nullable=False),
     Column("reason", Text, nullable=False, default=""),
     Column("by", String(320), nullable=False, default=""),
@@ -259,6 +277,35 @@ bans = Table(
     Column("expires", DateTime, nullable=True),
     Column("expulsion", Boolean, nullable=False, default=False),
     UniqueConstraint("list_id", "pattern"),
+)
+
+# Senders a list treats in a set way whatever else applies (a moderator's "always accept this
+# sender"): pattern as for bans, action accept|hold|reject|discard.
+sender_rules = Table(
+    "sender_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("pattern", String(320), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("by", String(320), nullable=False, default=""),
+    Column("at", DateTime, nullable=False),
+    UniqueConstraint("list_id", "pattern"),
+)
+
+# Every moderation decision, ban, expulsion, re-admission and setting change: who, when, what.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # NULL: site-wide (a site ban).
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="SET NULL"), nullable=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(320), nullable=False),  # an address, "cli", "api", "system"
+    Column("action", String(40), nullable=False),
+    Column("target", String(1000), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Index(None, "list_id", "at"),
 )
 
 # The outbound queue.  A message to send is written once (outbox) in the same transaction as
