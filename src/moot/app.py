@@ -94,6 +94,32 @@ class Moot:
             found = parse_recipient(address, self._known_lists(fresh=True).__contains__)
         return found
 
+    def refused_sender(self, target: Recipient, sender: str) -> str | None:
+        """Why a post from envelope sender ``sender`` is refused outright at RCPT: a ban on a
+        list whose ``ban_action`` is ``refuse`` (the bans are remembered for a few seconds).
+        Other mail (to -request, -owner, -bounces...) is never refused here."""
+        import time
+
+        from moot.core.ban import first_match
+        from moot.storage.bans import patterns
+        from moot.storage.lists import get_config
+        from moot.storage.store import now_utc
+
+        if target.kind != "post" or not sender:
+            return None
+        cache = self.__dict__.setdefault("_bans_cache", {})
+        cached = cache.get(target.list_address)
+        if cached is None or time.monotonic() - cached[0] > 5.0:
+            with self.engine.connect() as conn:
+                config = get_config(conn, target.list_address)
+                found = (patterns(conn, config.id, now_utc())
+                         if config is not None and config.ban_action == "refuse" else [])
+            cached = (time.monotonic(), tuple(found))
+            cache[target.list_address] = cached
+        if first_match(cached[1], sender.lower()):
+            return "the sender is banned from this list"
+        return None
+
     def _known_lists(self, *, fresh: bool) -> frozenset[str]:
         import time
 
@@ -203,7 +229,8 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
     lmtp_server = None
     if lmtp is not None:
         lmtp_server = await loop.create_server(
-            make_server(LMTPHandler(moot.resolve, inbound)), lmtp[0], lmtp[1])
+            make_server(LMTPHandler(moot.resolve, inbound, moot.refused_sender)),
+            lmtp[0], lmtp[1])
     web = uvicorn.Server(uvicorn.Config(create_app(moot), host=http[0], port=http[1],
                                         log_level="warning", lifespan="off"))
     try:

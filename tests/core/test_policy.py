@@ -123,6 +123,12 @@ def test_banned_rejects_without_revealing_the_pattern() -> None:
     assert "^jo@" not in text
 
 
+def test_banned_is_held_when_the_list_says_so() -> None:
+    text = held("banned", config=replace(LIST, ban_action="hold"),
+                situation=Situation(JO, ban="^jo@.*$"))
+    assert "banned" in text and "^jo" not in text
+
+
 def test_banned_does_not_fire_without_a_ban() -> None:
     assert check("banned", situation=Situation(None, ban=None)) is None
 

@@ -548,3 +548,31 @@ def delivery_stopped(
         config, to, subject=f"confirm {token}", body="\n".join(lines) + "\n",
         message_id=message_id, date=date, replied=False, reply_to=confirm_address,
     )
+
+
+def expelled(
+    config: ListConfig,
+    to: str,
+    *,
+    reason: str,
+    appeal_address: str,
+    message_id: str,
+    date: datetime,
+) -> bytes:
+    """Tells a member they were put out of the list, why, and where to appeal."""
+    _line("reason", reason)
+    _address("appeal_address", appeal_address)
+    body = (
+        f"{to} has been removed from the list {_list_named(config)}\n"
+        "by its owners, and may no longer post to it or join it again.\n"
+        "\n"
+        "The reason given:\n"
+        f"  {reason or '(none given)'}\n"
+        "\n"
+        f"If you think this is a mistake, write to {appeal_address}.\n"
+    )
+    return _notice(
+        config, to, subject=f"You have been removed from {config.name}", body=body,
+        message_id=message_id, date=date, replied=False, reply_to=appeal_address,
+        from_owner=True,
+    )

@@ -269,11 +269,14 @@ class Loop:
 
 class Banned:
     name = "banned"
-    description = "Senders the owners banned cannot post."
+    description = ("Senders the owners banned cannot post: refused, or held for a moderator "
+                   "(the list's ban_action).")
 
     def check(self, post: Post, config: ListConfig, situation: Situation) -> Outcome | None:
         if situation.ban is None:
             return None
+        if config.ban_action == "hold":
+            return hold(f"the sender is banned from the list {config.address}")
         return reject(f"the sender is banned from the list {config.address}")
 
 

@@ -48,9 +48,13 @@ def reply(outcome: Outcome) -> str:
 class LMTPHandler:
     """aiosmtpd handler: ``resolve`` maps a recipient address to a list sub-address."""
 
-    def __init__(self, resolve: Callable[..., Recipient | None], inbound: InboundQueue) -> None:
+    def __init__(self, resolve: Callable[..., Recipient | None], inbound: InboundQueue,
+                 refused: Callable[[Recipient, str], str | None] | None = None) -> None:
         self.resolve = resolve
         self.inbound = inbound
+        # Why mail from this envelope sender to this address is refused at once (a ban), if
+        # it is: asked at each RCPT, so it must answer from memory.
+        self.refused = refused
 
     async def handle_RCPT(self, server: LMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
@@ -63,6 +67,14 @@ class LMTPHandler:
             return "451 4.3.0 cannot look up the recipient now; try again later"
         if target is None:
             return f"550 5.1.1 <{address}>: no such list here"
+        if self.refused is not None:
+            try:
+                why = await asyncio.to_thread(self.refused, target, envelope.mail_from or "")
+            except Exception:  # noqa: BLE001 - the database is down: the mail server retries
+                log.exception("cannot check bans for %s", address)
+                return "451 4.3.0 cannot check the sender now; try again later"
+            if why:
+                return f"550 5.7.1 <{address}>: {why}"
         envelope.rcpt_tos.append(address)
         targets: list[Recipient] = envelope.__dict__.setdefault("moot_targets", [])
         targets.append(target)

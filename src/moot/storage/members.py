@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, or_, select, update
+from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from moot.core.member import Member
@@ -110,6 +110,7 @@ def purge_expired(conn: Connection, now: datetime) -> int:
 # -- bans ---------------------------------------------------------------------------------------
 
 def ban_patterns(conn: Connection, list_id: int, now: datetime) -> list[str]:
-    return list(conn.execute(select(s.bans.c.pattern).where(
-        s.bans.c.list_id == list_id,
-        or_(s.bans.c.expires.is_(None), s.bans.c.expires > now))).scalars())
+    """The list's bans and the site's (see :mod:`moot.storage.bans`)."""
+    from moot.storage.bans import patterns
+
+    return patterns(conn, list_id, now)
