@@ -68,6 +68,9 @@ def create_api(moot: Moot) -> FastAPI:
 
     api.state.moot = moot
     api.include_router(admin_router)
+    from moot.web.bans_api import router as bans_router
+
+    api.include_router(bans_router)
     return api
 
 
