@@ -96,3 +96,14 @@ def test_expel_quietly(ready: Cli) -> None:
     ready.ok("expel", LIST, "cy@example.com", "--reason", "spam", "--no-notify")
     assert len([r for r, _ in queued(ready) if r == "cy@example.com"]) == 1  # the welcome
     assert "not told" in ready.json("audit", LIST)["entries"][0]["detail"]
+
+
+def test_setting_changes_are_in_the_audit_log_and_outlive_the_list(ready: Cli) -> None:
+    setup(ready)
+    ready.ok("list", "set", LIST, "reply_to=list", "footer=Be kind.\\nReally.")
+    [entry] = ready.json("audit", LIST)["entries"]
+    assert (entry["actor"], entry["action"], entry["target"]) == ("cli", "settings", LIST)
+    assert entry["detail"] == "reply_to=list; footer=Be kind.\\nReally."
+    ready.ok("list", "delete", LIST, "--yes")
+    actions = [(e["action"], e["target"]) for e in ready.json("audit", "--site")["entries"]]
+    assert actions == [("delete list", LIST), ("settings", LIST)]

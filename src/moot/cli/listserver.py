@@ -49,7 +49,7 @@ def list_set(
     moot = open_moot(ctx.obj)
     try:
         with moot.engine.begin() as conn:
-            config = list_store.update_settings(conn, address, changes)
+            config = list_store.update_settings(conn, address, changes, by="cli")
     except MootError as exc:
         fail(str(exc))
     if as_json:
@@ -71,7 +71,7 @@ def list_delete(
         fail(f"this deletes {config.address} and its whole archive; "
              f"run `moot list delete {config.address} --yes` to go ahead")
     with moot.engine.begin() as conn:
-        list_store.delete_list(conn, config.address)
+        list_store.delete_list(conn, config.address, by="cli")
     print(f"deleted {config.address}")
 
 

@@ -49,8 +49,10 @@ def list_addresses(conn: Connection) -> set[str]:
     return set(conn.execute(select(s.mailing_lists.c.address)).scalars())
 
 
-def update_settings(conn: Connection, address: str, changes: dict[str, Any]) -> ListConfig:
-    """Validate and store changed settings; raises BadSetting or ListNotFound."""
+def update_settings(conn: Connection, address: str, changes: dict[str, Any], *,
+                    by: str = "system") -> ListConfig:
+    """Validate and store changed settings, with a line in the audit log saying who changed
+    what; raises BadSetting or ListNotFound."""
     values = {k: validate_setting(k, v) for k, v in changes.items()}
     stored = {k: (_JOINED[k].join(v) if k in _JOINED else v) for k, v in values.items()}
     if stored:
@@ -62,10 +64,20 @@ def update_settings(conn: Connection, address: str, changes: dict[str, Any]) -> 
     config = get_config(conn, address)
     if config is None:
         raise ListNotFound(address)
+    if stored:
+        from moot.storage.audit import record
+
+        record(conn, config.id, by, "settings", config.address,
+               "; ".join(f"{k}={_shown(v)}" for k, v in stored.items()))
     return config
 
 
-def delete_list(conn: Connection, address: str) -> None:
+def _shown(value: Any) -> str:
+    text = str(value).replace("\n", "\\n")
+    return text if len(text) <= 200 else text[:199] + "\u2026"
+
+
+def delete_list(conn: Connection, address: str, *, by: str = "system") -> None:
     """Delete a list with its members, held posts and archive (the caller has confirmed)."""
     config = get_config(conn, address)
     if config is None:
@@ -81,7 +93,13 @@ def delete_list(conn: Connection, address: str) -> None:
     for table in (s.raw_messages, s.attachments):
         conn.execute(delete(table).where(table.c.message_pk.in_(msg_ids)))
     conn.execute(delete(s.messages).where(s.messages.c.list_id == lid))
+    conn.execute(delete(s.bounce_events).where(s.bounce_events.c.list_id == lid))
     for table in (s.thread_ids, s.threads, s.members, s.pending, s.held, s.bans, s.bounces,
-                  s.rejects):
+                  s.rejects, s.digest_queue, s.sender_rules):
         conn.execute(delete(table).where(table.c.list_id == lid))
+    # The audit log outlives the list: its entries become site-wide, with one more saying so.
+    conn.execute(update(s.audit_log).where(s.audit_log.c.list_id == lid).values(list_id=None))
+    from moot.storage.audit import record
+
+    record(conn, None, by, "delete list", config.address)
     conn.execute(delete(s.mailing_lists).where(s.mailing_lists.c.id == lid))

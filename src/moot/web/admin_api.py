@@ -88,7 +88,7 @@ def change_list(request: Request, address: str,
     _config(moot, address)
     try:
         with moot.engine.begin() as conn:
-            config = list_store.update_settings(conn, address, doc)
+            config = list_store.update_settings(conn, address, doc, by="api")
     except MootError as exc:
         raise HTTPException(400, str(exc)) from None
     return config.as_json()
@@ -99,7 +99,7 @@ def delete_list(request: Request, address: str) -> dict[str, Any]:
     moot = _moot(request)
     config = _config(moot, address)
     with moot.engine.begin() as conn:
-        list_store.delete_list(conn, config.address)
+        list_store.delete_list(conn, config.address, by="api")
     return {"deleted": config.address}
 
 
