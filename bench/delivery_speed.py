@@ -75,9 +75,10 @@ def set_up(data: Path, members: int, personalize: str, connections: int) -> None
         list_id = get_config(conn, LIST).id
         bulk_insert(conn, s.members, ("list_id", "email", "name", "role", "delivery", "nomail",
                                       "receive_own", "moderated", "subscribed_at",
-                                      "bounce_score", "bounce_warnings_sent"),
+                                      "bounce_score", "bounce_warnings_sent", "accepted_posts",
+                                      "auth_passes"),
                     [(list_id, f"member{i:05d}@{MEMBER_DOMAIN}", "", "member", "regular",
-                      False, True, False, now, 0, 0) for i in range(1, members + 1)])
+                      False, True, False, now, 0, 0, 0, 0) for i in range(1, members + 1)])
     engine.dispose()
 
 

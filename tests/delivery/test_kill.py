@@ -70,9 +70,10 @@ def test_sigkill_mid_delivery_to_2000_members(moot: Moot, data_dir: Path) -> Non
         assert config is not None and config.personalize == "member"
         bulk_insert(conn, s.members, ("list_id", "email", "name", "role", "delivery", "nomail",
                                       "receive_own", "moderated", "subscribed_at",
-                                      "bounce_score", "bounce_warnings_sent"),
+                                      "bounce_score", "bounce_warnings_sent", "accepted_posts",
+                                      "auth_passes"),
                     [(config.id, e, "", "member", "regular", False, True, False, now_utc(),
-                      0, 0) for e in members])
+                      0, 0, 0, 0) for e in members])
     try:
         http, lmtp = free_port(), free_port()
         args = ["--data", str(data_dir), "serve", "--http", f"127.0.0.1:{http}",
