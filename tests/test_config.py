@@ -28,3 +28,17 @@ def test_retry_hours(tmp_path: Path) -> None:
     (tmp_path / "moot.toml").write_text('retry_hours = "-1"\n')
     with pytest.raises(ConfigError, match="retry_hours"):
         load_settings(tmp_path, env={})
+
+
+def test_a_dkim_key_needs_its_selector_and_domain_and_must_be_readable(tmp_path: Path) -> None:
+    (tmp_path / "moot.toml").write_text('dkim_key = "k.pem"\n')
+    with pytest.raises(ConfigError, match="dkim_selector and dkim_domain"):
+        load_settings(tmp_path, env={})
+    (tmp_path / "moot.toml").write_text(
+        'dkim_key = "k.pem"\ndkim_selector = "s1"\ndkim_domain = "example.org"\n')
+    settings = load_settings(tmp_path, env={})
+    with pytest.raises(ConfigError, match="cannot use it"):
+        settings.signer()
+    (tmp_path / "k.pem").write_text("not a key")
+    with pytest.raises(ConfigError, match="cannot use it"):
+        settings.signer()

@@ -291,7 +291,7 @@ def run_delivery(settings: Settings, relay: tuple[str, int], wake: Any, parent: 
 
     sender = Sender(moot.engine, relay, moot.membership.unsubscribe_url,
                     wait_for_work=wait_for_work, idle_wait=2.0,
-                    dmarc=policies_for(settings.nameservers),
+                    dmarc=policies_for(settings.nameservers), signer=settings.signer(),
                     name=f"{socket.gethostname()}:{os.getpid()}",
                     connections=settings.connections,
                     retry_for=timedelta(hours=settings.retry_for_hours))

@@ -12,8 +12,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moot.core.errors import MootError
+
+if TYPE_CHECKING:
+    from moot.delivery.signing import Signer
 
 CONFIG_NAME = "moot.toml"
 
@@ -34,6 +38,9 @@ class Settings:
     delivery_connections: str = "4"
     retry_hours: str = "48"
     dns: str = ""
+    dkim_key: str = ""
+    dkim_selector: str = ""
+    dkim_domain: str = ""
 
     @property
     def connections(self) -> int:
@@ -51,6 +58,21 @@ class Settings:
         if self.dns == "off":
             return []
         return [s.strip() for s in self.dns.split(",") if s.strip()]
+
+    def signer(self) -> Signer | None:
+        """The DKIM signer ``dkim_key`` asks for, or None; a key that cannot be read is a
+        :class:`ConfigError` saying so."""
+        if not self.dkim_key:
+            return None
+        from moot.delivery.signing import Signer
+
+        path = Path(self.dkim_key)
+        path = path if path.is_absolute() else self.data_dir / path
+        try:
+            return Signer(self.dkim_domain.lower(), self.dkim_selector, path.read_bytes(),
+                          self.dkim_domain.lower())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"dkim_key {path}: cannot use it ({exc})") from exc
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,6 +94,12 @@ DOCUMENTED: dict[str, str] = {
                             "once (1-100).",
     "retry_hours": "How long a recipient the relay refuses for now is tried again (waits "
                    "double from 1 minute up to 4 hours), in hours, before it counts as failed.",
+    "dkim_key": "A PEM file with the RSA private key that DKIM-signs what the lists send "
+                "(relative to the data folder, or absolute). Empty: nothing is signed.",
+    "dkim_selector": "The selector the key's public half is published under: "
+                     "SELECTOR._domainkey.DOMAIN (TXT 'v=DKIM1; k=rsa; p=...').",
+    "dkim_domain": "The domain that signs (d=): mail of lists at this domain or under it is "
+                   "signed.",
     "dns": "Name servers asked for authors' DMARC policies, comma-separated IP addresses "
            "(IP:PORT for another port). Empty: the system's resolver (/etc/resolv.conf). "
            "'off': no look-ups, and posts go out without DMARC mitigation.",
@@ -117,6 +145,9 @@ def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Setti
                                                and not values[key].strip().isdigit()):
                 raise ConfigError(f"{path}: {key} must be a number from {low} to {high} "
                                   f"(got {values[key]!r})")
+    if values.get("dkim_key") and not (values.get("dkim_selector") and
+                                       values.get("dkim_domain")):
+        raise ConfigError(f"{path}: dkim_key needs dkim_selector and dkim_domain too")
     return Settings(data_dir=data_dir, **values)
 
 

@@ -392,3 +392,48 @@ def test_each_member_gets_a_footer_of_their_own(moot: Moot) -> None:
         assert bodies[who].startswith("hello")
         assert (f"Sent to {who}. Leave: http://x/l/dev@example.org/unsubscribe/{who}"
                 in bodies[who])
+
+
+def test_copies_are_dkim_signed_by_the_lists_domain(moot: Moot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+    import subprocess
+
+    import dkim
+
+    from tests.delivery.test_signing import dns
+
+    pem = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"], input=pem,
+                         capture_output=True, check=True).stdout
+    import base64
+
+    key = (pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode("ascii"))
+    (moot.settings.data_dir / "dkim.pem").write_bytes(pem)
+    settings = dataclasses.replace(moot.settings, dkim_key="dkim.pem", dkim_selector="moot1",
+                                   dkim_domain="lists.example.org")
+    lid = moot.store.create_list("dev@lists.example.org")
+    other = moot.store.create_list("dev@elsewhere.example")
+    relay = Relay({})
+    port = free_port()
+    ctl = Controller(relay, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        with moot.engine.begin() as conn:
+            for list_id in (lid, other):
+                outbox.enqueue(conn, list_id=list_id, kind="post",
+                               mail_from="dev-bounces@lists.example.org", data=MESSAGE,
+                               now=now_utc(), recipients=[("a@example.net", True),
+                                                          ("b@example.net", False)])
+        snd = sender(moot, port)
+        snd.signer = settings.signer()
+        once(snd)
+    finally:
+        ctl.stop()
+    assert len(relay.got) == 4
+    signed = [d for _, _, d in relay.got if d.startswith(b"DKIM-Signature:")]
+    assert len(signed) == 2  # the two copies of the list at the signing domain
+    for data in signed:
+        assert dkim.verify(data, dnsfunc=dns(key))
+    personal = next(d for _, r, d in relay.got if r == ["a@example.net"] and d in signed)
+    # The member's own one-click link is covered (RFC 8058 section 4).
+    assert b"list-unsubscribe" in personal.split(b"\r\n\r\n")[0].lower().split(b"h=")[1][:400]

@@ -376,6 +376,10 @@ def _serve(moot: Moot, http: str, lmtp: str, relay: str, workers: int = 1) -> No
     web = _host_port(http, "--http")
     inbound = _host_port(lmtp, "--lmtp")
     out = _host_port(relay, "--relay")
+    try:
+        moot.settings.signer()  # a DKIM key that cannot be used stops us here, not each worker
+    except ConfigError as exc:
+        fail(str(exc))
 
     def ready() -> None:
         err.print(f"moot is serving the archive at http://{web[0]}:{web[1]}/, LMTP on "

@@ -25,6 +25,7 @@ from moot.core.decorate import add_footer, footer_for, has_member_fields, person
 from moot.core.dmarc import author_domain, mitigate, needs_mitigation
 from moot.core.mailinglist import ListConfig
 from moot.delivery.dmarc import DmarcPolicies
+from moot.delivery.signing import Signer
 from moot.storage import outbox
 from moot.storage.lists import get_config_by_id
 from moot.storage.store import now_utc
@@ -89,6 +90,8 @@ class Sender:
     wait_for_work: Callable[[float], None] | None = None
     # Asks DNS for authors' DMARC policies; None: no look-ups, posts go out as they are.
     dmarc: DmarcPolicies | None = None
+    # DKIM-signs the lists' mail (each copy as it goes out); None: unsigned.
+    signer: Signer | None = None
     _idle: list[aiosmtplib.SMTP] = field(default_factory=list)
     _configs: dict[int, ListConfig] = field(default_factory=dict)
     _marks: list[tuple[list[int], list[tuple[int, str, bool]], asyncio.Future[None]]] = field(
@@ -230,8 +233,10 @@ class Sender:
             body = await self._dmarc_safe(body, config)
         personal = [r for r in d.recipients if r[2] and config is not None]
         shared = [r for r in d.recipients if not (r[2] and config is not None)]
+        sign = self._signing(config)
+        whole = sign(body) if shared else body  # one signature for every shared copy
         groups: list[tuple[bytes | None, list[tuple[int, str, bool]]]] = [
-            (body, chunk) for chunk in by_domain(shared, self.per_transaction)]
+            (whole, chunk) for chunk in by_domain(shared, self.per_transaction)]
         groups.extend((None, [r]) for r in personal)  # made when sent: memory stays flat
         todo = iter(groups)
 
@@ -248,9 +253,9 @@ class Sender:
                         if d.kind == "post" and has_member_fields(config.footer):
                             data = add_footer(data, footer_for(
                                 config.footer, unsubscribe_url=url, address=rcpt))
-                        data = personalize(
+                        data = sign(personalize(
                             data, unsubscribe_url=url,
-                            unsubscribe_mailto=f"mailto:{config.sub_address('leave')}")
+                            unsubscribe_mailto=f"mailto:{config.sub_address('leave')}"))
                         mail_from = verp(config, rcpts[0][1]) or mail_from
                     if smtp is None:
                         smtp = await self._connection()
@@ -275,6 +280,19 @@ class Sender:
             if isinstance(r, BaseException):
                 raise r
         return sent, retry
+
+    def _signing(self, config: ListConfig | None) -> Callable[[bytes], bytes]:
+        """How a copy for this list is signed: by the configured DKIM key when the list's
+        domain is the key's or under it (so the signature aligns with From when the post
+        goes out from the list), else not at all.  (About 7 ms a signature: with
+        personalize=member, each member's copy is signed on its own.)"""
+        signer = self.signer
+        if signer is None or config is None:
+            return _unsigned
+        domain = config.domain
+        if domain != signer.domain and not domain.endswith("." + signer.domain):
+            return _unsigned
+        return signer.dkim_sign
 
     async def _dmarc_safe(self, data: bytes, config: ListConfig) -> bytes:
         """The post as it can go out from the list when its author's domain publishes a
@@ -311,6 +329,10 @@ class Sender:
             else:
                 retry.append((r[0], f"{err.code} {err.message}", 500 <= err.code < 600))
         return smtp
+
+
+def _unsigned(data: bytes) -> bytes:
+    return data
 
 
 _RCPT = re.compile(r"^[^\s<>@]+@[^\s<>@]+$")
