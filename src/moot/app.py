@@ -175,6 +175,7 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
     from moot.housekeeping import Housekeeper
     from moot.inbound.lmtp import LMTPHandler, make_server
     from moot.inbound.service import InboundQueue
+    from moot.moderation import expire_held, send_hold_summaries
     from moot.search.indexer import Indexer
     from moot.storage import outbox
     from moot.web.app import create_app
@@ -223,6 +224,9 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
     housekeeper = Housekeeper([("bounces", moot.bounces.process_new),
                                ("bounce records", moot.bounces.tick),
                                ("digests", moot.digests.send_due),
+                               ("held posts", lambda now: expire_held(moot.engine, now)),
+                               ("held summaries", lambda now: send_hold_summaries(
+                                   moot.engine, moot.membership, now)),
                                ("outbound queue", purge_outbox)], after=wake.set)
     moot.inbound.after_commit.append(housekeeper.poke)
     inbound = InboundQueue(moot.inbound)

@@ -122,3 +122,44 @@ def test_delete_needs_yes_and_takes_everything(ready: Cli, tmp_path: Path) -> No
     ready.ok("list", "delete", LIST, "--yes")
     assert json.loads(ready.ok("list", "ls", "--json").stdout)["lists"] == []
     assert queued(ready) == []
+
+
+def test_moderation_decisions_and_the_audit_log(ready: Cli, tmp_path: Path) -> None:
+    ready.ok("list", "create", LIST)
+    ready.ok("member", "add", LIST, "ben@example.org", "--no-confirm")
+    ready.ok("member", "set", LIST, "ben@example.org", "--moderated")
+    for n in (1, 2, 3):
+        ready.ok("inject", LIST, post(tmp_path, f"m{n}", sender="eve@example.org"))
+    ready.ok("inject", LIST, post(tmp_path, "m4", sender="ben@example.org"))
+    ids = [h["id"] for h in ready.json("held", LIST)["held"]]
+    out = ready.ok("moderate", LIST, str(ids[0]), "defer", "--reason", "ask Ann")
+    assert out.stdout.strip() == f"{ids[0]}: defer -> held: ask Ann"
+    ready.ok("moderate", LIST, str(ids[0]), "approve+accept")
+    ready.ok("moderate", LIST, str(ids[3]), "approve+unmoderate")
+    ready.ok("moderate", LIST, str(ids[1]), "discard")
+    assert [h["id"] for h in ready.json("held", LIST)["held"]] == [ids[2]]
+    # The accepted sender and the member no longer wait.
+    assert ready.ok("inject", LIST, post(tmp_path, "m5", sender="eve@example.org")
+                    ).stdout.strip() == "accepted"
+    assert ready.ok("inject", LIST, post(tmp_path, "m6", sender="ben@example.org")
+                    ).stdout.strip() == "accepted"
+    error = one_error_line(ready("moderate", LIST, str(ids[2]), "withdraw"))
+    assert "approve+unmoderate" in error and "defer" in error
+    entries = ready.json("audit", LIST)["entries"]
+    assert [(e["actor"], e["action"]) for e in entries if e["action"] != "settings"] == [
+        ("cli", "moderate:discard"), ("cli", "moderate:approve+unmoderate"),
+        ("cli", "sender-rule:accept"), ("cli", "moderate:approve+accept"),
+        ("cli", "moderate:defer")]
+    assert entries[-1]["target"] == f"hold {ids[0]} <m1@example.org>"
+    assert entries[-1]["detail"] == "ask Ann"
+
+
+def test_inject_says_when_a_non_members_post_is_dropped(ready: Cli, tmp_path: Path) -> None:
+    ready.ok("list", "create", LIST)
+    ready.ok("list", "set", LIST, "nonmember_action=discard")
+    out = ready("inject", LIST, post(tmp_path, "x1", sender="eve@example.org"))
+    assert out.exit_code == 0 and out.stdout.startswith("discarded: eve@example.org is not")
+    ready.ok("list", "set", LIST, "nonmember_action=reject")
+    out = ready("inject", LIST, post(tmp_path, "x2", sender="eve@example.org"))
+    assert out.exit_code == 1 and "only members may post" in out.stdout
+    assert ready.json("held", LIST)["held"] == []

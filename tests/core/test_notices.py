@@ -67,6 +67,9 @@ BUILDERS: dict[str, tuple[Callable[..., bytes], dict[str, Any]]] = {
         moderate_url="https://lists.example.org/dev/held/42")),
     "rejected": (notices.rejected, dict(subject="Cheap watches", reason="Only members post.",
                                         in_reply_to="their@example.net")),
+    "held_summary": (notices.held_summary, dict(
+        count=12, waiting=15, holds=[(7, "eve@example.com", "Cheap watches",
+                                      "https://lists.example.org/l/dev@example.org/moderate/7/t")])),
 }
 REPLIES = {"command_results", "help_reply", "who_reply", "held_for_moderation", "rejected"}
 
@@ -85,7 +88,8 @@ def test_every_notice_is_a_complete_message(name: str) -> None:
     assert msg["To"].addresses[0].addr_spec == TO
     sender = msg["From"].addresses[0]
     assert sender.display_name == "Dev Team"
-    assert sender.addr_spec == ("dev-owner@example.org" if name == "moderator_notice"
+    assert sender.addr_spec == ("dev-owner@example.org"
+                                if name in ("moderator_notice", "held_summary")
                                 else "dev-request@example.org")
     assert msg["Subject"]
     assert parsedate_to_datetime(msg["Date"]) == DATE
@@ -378,3 +382,62 @@ def test_moderator_notice_without_a_page_says_the_command() -> None:
     body = _email.message_from_bytes(raw).get_payload(decode=True).decode()
     assert "moot moderate dev@example.org 7 approve|reject|discard" in body
     assert "http" not in body
+
+
+# -- moderation by mail -----------------------------------------------------------------------
+
+APPROVE = "dev-confirm+aaaa@example.org"
+REJECT = "dev-confirm+rrrr@example.org"
+DISCARD = "dev-confirm+dddd@example.org"
+
+
+def test_the_moderator_notice_names_an_address_for_each_decision() -> None:
+    msg = read(build("moderator_notice", approve_address=APPROVE, reject_address=REJECT,
+                     discard_address=DISCARD))
+    assert msg["Reply-To"].addresses[0].addr_spec == APPROVE
+    text = body(msg)
+    assert "To approve it, reply to this message" in text
+    assert f"turn it down (the author is told), send any message to:\n  {REJECT}" in text
+    assert f"discard it (nobody is told), send any message to:\n  {DISCARD}" in text
+    assert "https://lists.example.org/dev/held/42" in text
+    assert parse_commands("Re: " + str(msg["Subject"]), text).commands == ()
+
+
+def test_without_addresses_the_moderator_notice_has_no_reply_to() -> None:
+    assert read(build("moderator_notice"))["Reply-To"] is None
+
+
+@pytest.mark.parametrize("arg", ["approve_address", "reject_address", "discard_address"])
+@pytest.mark.parametrize("bad", ["not an address", "a@b\r\nBcc: eve@example.com"])
+def test_moderation_addresses_must_be_addresses(arg: str, bad: str) -> None:
+    with pytest.raises(ValueError):
+        build("moderator_notice", **{arg: bad})
+
+
+def test_the_author_may_withdraw_by_replying() -> None:
+    msg = read(build("held_for_moderation", withdraw_address="dev-confirm+wwww@example.org"))
+    assert msg["Reply-To"].addresses[0].addr_spec == "dev-confirm+wwww@example.org"
+    text = body(msg)
+    assert "To withdraw it, reply to this message with the word withdraw." in text
+    assert parse_commands("Re: " + str(msg["Subject"]), text).commands == ()
+    plain = read(build("held_for_moderation"))
+    assert plain["Reply-To"] is None and "withdraw" not in body(plain)
+    with pytest.raises(ValueError):
+        build("held_for_moderation", withdraw_address="x\r\nBcc: eve@example.com")
+
+
+def test_the_summary_counts_lists_and_points_to_the_queue() -> None:
+    msg = read(build("held_summary"))
+    assert str(msg["Subject"]) == "Dev Team: 12 more posts are waiting for approval"
+    text = body(msg)
+    assert "12 more posts are waiting for a moderator" in text and "(15 in all)" in text
+    assert '#7 from eve@example.com: "Cheap watches"' in text
+    assert "/l/dev@example.org/moderate/7/t" in text
+    assert "... and 11 more" in text
+    assert "moot held dev@example.org" in text
+    one = body(read(build("held_summary", count=1, waiting=1)))
+    assert "1 more post is waiting" in one and "and 0 more" not in one
+    with pytest.raises(ValueError):
+        build("held_summary", holds=[(1, "eve@example.com\r\nBcc: x@y.z", "s", "")])
+    with pytest.raises(ValueError):
+        build("held_summary", count=-1)

@@ -14,6 +14,7 @@ from moot.core.member import Member
 from moot.core.policy import (
     BODY_START,
     MAX_PARTS,
+    MEMBERSHIP_RULES,
     RULES,
     Outcome,
     Post,
@@ -76,8 +77,8 @@ def rejected(name: str, p: Post = CLEAN, config: ListConfig = LIST,
 def test_rules_are_named_described_and_in_order() -> None:
     assert [r.name for r in RULES] == [
         "loop", "banned", "administrivia", "size", "content-types", "implicit-destination",
-        "too-many-recipients", "suspicious-headers", "non-member", "moderated", "announce",
-        "moderated-member",
+        "too-many-recipients", "suspicious-headers", "sender-rule", "non-member", "moderated",
+        "announce", "moderated-member", "new-member",
     ]
     for rule in RULES:
         assert rule.description.strip().endswith("."), rule.name
@@ -335,6 +336,100 @@ def test_moderated_member_does_not_fire_otherwise(member: Member | None) -> None
     assert check("moderated-member", situation=Situation(member)) is None
 
 
+# -- non-members, sender rules, new members -------------------------------------------------
+
+
+def nonmember(action: str) -> ListConfig:
+    return replace(LIST, posting_policy="members", nonmember_action=action)
+
+
+def test_a_non_member_is_rejected_or_discarded_when_the_list_says_so() -> None:
+    assert "only members may post" in rejected("non-member", config=nonmember("reject"),
+                                               situation=Situation(None))
+    outcome = check("non-member", config=nonmember("discard"), situation=Situation(None))
+    assert outcome is not None and outcome.action == "discard"
+    assert "not a member" in held("non-member", config=nonmember("hold"),
+                                  situation=Situation(None))
+    verdict = decide(CLEAN, nonmember("discard"), Situation(None))
+    assert verdict.action == "discard" and [r.rule for r in verdict.reasons] == ["non-member"]
+
+
+@pytest.mark.parametrize("action", ["reject", "discard"])
+def test_nonmember_action_leaves_members_and_other_policies_alone(action: str) -> None:
+    assert check("non-member", config=nonmember(action), situation=AS_JO) is None
+    assert check("non-member", config=replace(nonmember(action), posting_policy="open"),
+                 situation=Situation(None)) is None
+    # an announce list refuses non-members whatever nonmember_action says
+    assert rejected("non-member", config=replace(nonmember(action), posting_policy="announce"),
+                    situation=Situation(None))
+
+
+def test_sender_rules_hold_reject_or_discard() -> None:
+    assert "sender rules hold" in held("sender-rule", situation=Situation(JO, sender_rule="hold"))
+    assert "does not accept posts from jo@example.net" in rejected(
+        "sender-rule", situation=Situation(JO, sender_rule="reject"))
+    outcome = check("sender-rule", situation=Situation(JO, sender_rule="discard"))
+    assert outcome is not None and outcome.action == "discard"
+
+
+@pytest.mark.parametrize("rule", [None, "accept"])
+def test_sender_rules_say_nothing_otherwise(rule: str | None) -> None:
+    assert check("sender-rule", situation=Situation(None, sender_rule=rule)) is None
+
+
+def test_an_accepted_sender_skips_membership_and_moderation_rules() -> None:
+    trusted = Situation(None, sender_rule="accept")
+    for policy_name in ("members", "moderated", "announce"):
+        assert decide(CLEAN, policy(policy_name), trusted) == Verdict("accept")
+    member = Situation(Member("jo@example.net", moderated=True), sender_rule="accept")
+    assert decide(CLEAN, replace(LIST, new_member_posts=3), member) == Verdict("accept")
+
+
+def test_an_accepted_sender_still_meets_loops_bans_and_sizes() -> None:
+    trusted = Situation(None, sender_rule="accept")
+    looped = post(headers=(("X-Loop", "dev@example.org"),))
+    assert decide(looped, LIST, trusted).action == "reject"
+    assert decide(CLEAN, LIST, Situation(None, ban="jo@example.net",
+                                         sender_rule="accept")).action == "reject"
+    verdict = decide(post(size=10**6), LIST, trusted)
+    assert verdict.action == "hold" and [r.rule for r in verdict.reasons] == ["size"]
+
+
+def test_a_reject_beats_a_discard_and_a_discard_beats_a_hold() -> None:
+    looped = post(headers=(("X-Loop", "dev@example.org"),))
+    assert decide(looped, nonmember("discard"), Situation(None)).action == "reject"
+    verdict = decide(post(size=10**6), nonmember("discard"), Situation(None))
+    assert verdict.action == "discard" and [r.rule for r in verdict.reasons] == ["non-member"]
+    # a moderator's approval overrides a discard as it does a hold
+    assert decide(CLEAN, nonmember("discard"), Situation(None, approved=True)).action == "accept"
+
+
+def new_members(n: int) -> ListConfig:
+    return replace(LIST, new_member_posts=n)
+
+
+@pytest.mark.parametrize(("n", "accepted", "text"), [
+    (3, 0, "new member: first 3 posts are moderated"),
+    (3, 2, "new member: first 3 posts are moderated"),
+    (1, 0, "new member: first post is moderated"),
+])
+def test_a_new_members_first_posts_are_held(n: int, accepted: int, text: str) -> None:
+    assert held("new-member", config=new_members(n),
+                situation=Situation(JO, accepted_posts=accepted)) == text
+
+
+@pytest.mark.parametrize(("n", "situation"), [
+    (0, Situation(JO)),  # the list does not moderate new members
+    (3, Situation(JO, accepted_posts=3)),  # trusted by now
+    (3, Situation(None)),  # not a member: the non-member rule's business
+    (3, Situation(MODERATOR)),
+    (3, Situation(OWNER)),
+    (3, Situation(Member("jo@example.net", moderated=True))),  # moderated-member holds it
+])
+def test_new_member_does_not_fire_otherwise(n: int, situation: Situation) -> None:
+    assert check("new-member", config=new_members(n), situation=situation) is None
+
+
 # -- decide ----------------------------------------------------------------------------------
 
 
@@ -410,6 +505,8 @@ configs = st.builds(
     max_size=st.integers(min_value=-1, max_value=10**7),
     content_types=st.lists(st.text(max_size=12) | st.just("text/*"), max_size=3).map(tuple),
     max_recipients=st.integers(min_value=-1, max_value=20),
+    nonmember_action=st.sampled_from(["hold", "reject", "discard"]),
+    new_member_posts=st.integers(min_value=0, max_value=3),
     suspicious_headers=st.lists(st.text(max_size=20) | st.just("X-Spam: (") |
                                 st.just("x-spam: ."), max_size=3).map(tuple),
 )
@@ -420,6 +517,8 @@ situations = st.builds(
                                  moderated=st.booleans()),
     ban=st.none() | st.text(max_size=10),
     approved=st.booleans(),
+    sender_rule=st.none() | st.sampled_from(["accept", "hold", "reject", "discard"]),
+    accepted_posts=st.integers(min_value=0, max_value=5),
 )
 
 
@@ -428,11 +527,15 @@ situations = st.builds(
 def test_decide_never_raises_and_sums_up_the_rules(p: Post, config: ListConfig,
                                                     situation: Situation) -> None:
     verdict = decide(p, config, situation)
-    outcomes = [(r.name, r.check(p, config, situation)) for r in RULES]
+    skipped = MEMBERSHIP_RULES if situation.sender_rule == "accept" else frozenset()
+    outcomes = [(r.name, r.check(p, config, situation)) for r in RULES if r.name not in skipped]
     rejects = [Reason(n, o.text) for n, o in outcomes if o and o.action == "reject"]
+    discards = [Reason(n, o.text) for n, o in outcomes if o and o.action == "discard"]
     holds = [Reason(n, o.text) for n, o in outcomes if o and o.action == "hold"]
     if rejects:
         assert verdict == Verdict("reject", tuple(rejects))
+    elif discards and not situation.approved:
+        assert verdict == Verdict("discard", tuple(discards))
     elif holds and not situation.approved:
         assert verdict == Verdict("hold", tuple(holds))
     else:

@@ -245,12 +245,18 @@ def moderate(
     ctx: typer.Context,
     address: str,
     hold_id: int,
-    decision: Annotated[str, typer.Argument(help="approve|reject|discard")],
-    reason: Annotated[str, typer.Option(help="Told to the author on reject.")] = "",
+    decision: Annotated[str, typer.Argument(
+        help="approve|reject|discard|defer|approve+unmoderate|approve+accept")],
+    reason: Annotated[str, typer.Option(
+        help="Told to the author on reject; kept in the audit log.")] = "",
 ) -> None:
-    """Approve, reject or discard one held post."""
-    if decision not in ("approve", "reject", "discard"):
-        fail(f"unknown decision {decision!r}: approve, reject or discard")
+    """Decide one held post: approve, reject (the author is told), discard, defer (leave it
+    waiting), approve+unmoderate (approve; the member's posts are no longer held) or
+    approve+accept (approve; always accept this sender)."""
+    from moot.core.moderation import MODERATOR_DECISIONS
+
+    if decision not in MODERATOR_DECISIONS:
+        fail(f"unknown decision {decision!r}: {', '.join(MODERATOR_DECISIONS)}")
     moot = open_moot(ctx.obj)
     config = _config(moot, address)
     try:

@@ -420,8 +420,11 @@ def held_for_moderation(
     in_reply_to: str | None = None,
     message_id: str,
     date: datetime,
+    withdraw_address: str | None = None,
 ) -> bytes:
-    """Tells an author that their post waits for a moderator, and why."""
+    """Tells an author that their post waits for a moderator, and why.  With
+    ``withdraw_address`` (a signed ``LIST-confirm+TOKEN@``), replies go there, and a reply
+    saying "withdraw" takes the post back."""
     lines = [
         f"Your message {_quoted(_line('subject', subject))}",
         f"to the list {_list_named(config)} waits for a moderator.",
@@ -430,12 +433,15 @@ def held_for_moderation(
         "You need not do anything, and please do not send it again: a moderator",
         "will either send it to the list or turn it down.",
         "",
-        f"To ask about it, write to {config.owner_address}.",
     ]
+    if withdraw_address:
+        _address("withdraw_address", withdraw_address)
+        lines += ["To withdraw it, reply to this message with the word withdraw.", ""]
+    lines.append(f"To ask about it, write to {config.owner_address}.")
     return _notice(
         config, to, subject=f"Your message to {config.name} waits for a moderator",
         body="\n".join(lines) + "\n", message_id=message_id, date=date, replied=True,
-        in_reply_to=in_reply_to,
+        in_reply_to=in_reply_to, reply_to=withdraw_address or None,
     )
 
 
@@ -450,8 +456,15 @@ def moderator_notice(
     moderate_url: str,
     message_id: str,
     date: datetime,
+    approve_address: str = "",
+    reject_address: str = "",
+    discard_address: str = "",
 ) -> bytes:
-    """Tells a moderator or owner that a post is held.  Sent from ``LIST-owner@``."""
+    """Tells a moderator or owner that a post is held.  Sent from ``LIST-owner@``.
+
+    The ``*_address`` arguments are signed ``LIST-confirm+TOKEN@`` addresses that carry out
+    one decision each: replies go to ``approve_address`` (a reply approves), and the others
+    are named in the text.  ``moderate_url`` is the signed page showing the post."""
     if isinstance(hold_id, bool) or not isinstance(hold_id, int) or hold_id < 0:
         raise ValueError(f"hold_id must be a whole number: {hold_id!r}")
     lines = [
@@ -463,14 +476,59 @@ def moderator_notice(
         "",
         *_reasons(reasons),
     ]
+    if approve_address:
+        lines += ["To approve it, reply to this message (what you write does not matter).",
+                  f"  (replies go to {_address('approve_address', approve_address)})"]
+    if reject_address:
+        lines += ["To turn it down (the author is told), send any message to:",
+                  f"  {_address('reject_address', reject_address)}"]
+    if discard_address:
+        lines += ["To discard it (nobody is told), send any message to:",
+                  f"  {_address('discard_address', discard_address)}"]
+    if approve_address or reject_address or discard_address:
+        lines.append("")
     if moderate_url:
-        lines += ["Approve it, turn it down or discard it here:",
+        lines += ["See the post and approve it, turn it down or discard it here:",
                   f"  {_line('moderate_url', moderate_url)}"]
-    else:  # no moderators' pages yet: the command line
+    else:  # no moderators' page: the command line
         lines += ["Approve it, turn it down or discard it on the server:",
-                  f"  moot moderate {config.address} {hold_id} approve|reject|discard"]
+                  f"  moot moderate {config.address} {hold_id} approve|reject|discard|defer"]
     return _notice(
         config, to, subject=f"{config.name}: post #{hold_id} waits for approval",
+        body="\n".join(lines) + "\n", message_id=message_id, date=date, replied=False,
+        from_owner=True, reply_to=approve_address or None,
+    )
+
+
+def held_summary(
+    config: ListConfig,
+    to: str,
+    *,
+    count: int,
+    waiting: int,
+    holds: Sequence[tuple[int, str, str, str]],
+    message_id: str,
+    date: datetime,
+) -> bytes:
+    """Tells a moderator or owner that ``count`` more posts were held than they were told of
+    one by one (``waiting`` in all).  ``holds``: (number, sender, subject, signed page URL or
+    "") of some of them, shown in that order.  Sent from ``LIST-owner@``."""
+    for name, value in (("count", count), ("waiting", waiting)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a whole number: {value!r}")
+    posts = "post is" if count == 1 else "posts are"
+    lines = [f"{count} more {posts} waiting for a moderator on {_list_named(config)}",
+             f"({waiting} in all).", ""]
+    for hold_id, sender, subject, url in holds:
+        lines.append(f"  #{hold_id} from {_line('sender', sender)}: "
+                     f"{_quoted(_line('subject', subject))}")
+        if url:
+            lines.append(f"    {_line('url', url)}")
+    if len(holds) < count:
+        lines.append(f"  ... and {count - len(holds)} more")
+    lines += ["", "All of them, on the server:", f"  moot held {config.address}"]
+    return _notice(
+        config, to, subject=f"{config.name}: {count} more {posts} waiting for approval",
         body="\n".join(lines) + "\n", message_id=message_id, date=date, replied=False,
         from_owner=True,
     )

@@ -4,9 +4,10 @@ Why this module exists: who may post, and what a post may look like, is the part
 server people argue about, so it is kept where it can be read and tested on its own.  Each
 rule (after Mailman's ``rules/``) is a name, one sentence saying what it is for, and one check
 over plain values: the :class:`Post` as received, the list's :class:`ListConfig` and the
-:class:`Situation` the caller looked up (membership, ban, prior approval).  :func:`decide` runs
-them all and sums them up in a :class:`Verdict` whose reasons are written for the person who
-reads them: the sender, or the moderator deciding.
+:class:`Situation` the caller looked up (membership, ban, prior approval, the list's sender
+rule for the sender, the member's posts accepted so far).  :func:`decide` runs them all and
+sums them up in a :class:`Verdict` (accept, hold, reject or discard) whose reasons are written
+for the person who reads them: the sender, or the moderator deciding.
 
 What it won't do: read the database, the clock or the network, send anything, or change the
 message.  Rules take plain values and look nothing up; finding the member and the matching ban
@@ -67,6 +68,9 @@ class Situation:
     member: Member | None  # the sender's membership of this list, None if not a member
     ban: str | None = None  # the ban pattern matching the sender (see ban.py), if any
     approved: bool = False  # a moderator approved this post already (skip hold rules)
+    # What the list's sender rules say about the sender (accept|hold|reject|discard), if any.
+    sender_rule: str | None = None
+    accepted_posts: int = 0  # the member's posts accepted (or approved) so far
 
 
 @dataclass(frozen=True)
@@ -81,13 +85,13 @@ class Reason:
 class Outcome:
     """What one rule says about a post when it fires."""
 
-    action: Literal["hold", "reject"]
+    action: Literal["hold", "reject", "discard"]
     text: str
 
 
 @dataclass(frozen=True)
 class Verdict:
-    action: Literal["accept", "hold", "reject"]
+    action: Literal["accept", "hold", "reject", "discard"]
     reasons: tuple[Reason, ...] = ()
 
 
@@ -107,6 +111,11 @@ def hold(text: str) -> Outcome:
 
 def reject(text: str) -> Outcome:
     return Outcome("reject", text)
+
+
+def discard(text: str) -> Outcome:
+    """Dropped without a word to anyone (the text is for the server's records only)."""
+    return Outcome("discard", text)
 
 
 # -- small helpers ---------------------------------------------------------------------------
@@ -390,17 +399,40 @@ class SuspiciousHeaders:
         return hold(f"the post's {headers} {word} matched the list's suspicious_headers setting")
 
 
+class SenderRule:
+    name = "sender-rule"
+    description = ("A sender the list's sender rules name is held, rejected or discarded as "
+                   "the rule says ('accept' is applied by decide: it skips the membership "
+                   "rules).")
+
+    def check(self, post: Post, config: ListConfig, situation: Situation) -> Outcome | None:
+        who = post.sender or post.envelope_sender or "the sender"
+        if situation.sender_rule == "hold":
+            return hold(f"the list's sender rules hold every post from {who}")
+        if situation.sender_rule == "reject":
+            return reject(f"the list {config.address} does not accept posts from {who}")
+        if situation.sender_rule == "discard":
+            return discard(f"the list's sender rules discard every post from {who}")
+        return None
+
+
 class NonMember:
     name = "non-member"
-    description = ("On 'members' lists posts from non-members are held; on 'announce' lists "
-                   "they are rejected.")
+    description = ("On 'members' lists posts from non-members are held, rejected or discarded "
+                   "(the list's nonmember_action); on 'announce' lists they are rejected.")
 
     def check(self, post: Post, config: ListConfig, situation: Situation) -> Outcome | None:
         if situation.member is not None:
             return None
         if config.posting_policy == "members":
             who = post.sender or "the sender"
-            return hold(f"{who} is not a member of {config.address}; only members post freely")
+            if config.nonmember_action == "reject":
+                return reject(f"{who} is not a member of {config.address}; only members may "
+                              "post to it")
+            text = f"{who} is not a member of {config.address}; only members post freely"
+            if config.nonmember_action == "discard":
+                return discard(text)
+            return hold(text)
         if config.posting_policy == "announce":
             return reject(f"only the list's owners and moderators post here ({config.address} "
                           "is an announce-only list)")
@@ -446,6 +478,21 @@ class ModeratedMember:
                     "reviews each one")
 
 
+class NewMember:
+    name = "new-member"
+    description = ("A member's first posts (the list's new_member_posts) are held, until that "
+                   "many of theirs were accepted.")
+
+    def check(self, post: Post, config: ListConfig, situation: Situation) -> Outcome | None:
+        member, first = situation.member, config.new_member_posts
+        if member is None or member.can_moderate or member.moderated or first <= 0:
+            return None  # (a moderated member's posts are held by moderated-member anyway)
+        if situation.accepted_posts >= first:
+            return None
+        posts = "post is" if first == 1 else f"{first} posts are"
+        return hold(f"new member: first {posts} moderated")
+
+
 RULES: tuple[Rule, ...] = (
     Loop(),
     Banned(),
@@ -455,30 +502,48 @@ RULES: tuple[Rule, ...] = (
     ImplicitDestination(),
     TooManyRecipients(),
     SuspiciousHeaders(),
+    SenderRule(),
     NonMember(),
     Moderated(),
     Announce(),
     ModeratedMember(),
+    NewMember(),
 )
+
+# The rules about who the sender is; a sender rule saying "accept" skips them (and only them:
+# loops, bans, sizes and the rest still apply).
+MEMBERSHIP_RULES = frozenset({"non-member", "moderated", "announce", "moderated-member",
+                              "new-member"})
 
 
 def decide(post: Post, config: ListConfig, situation: Situation) -> Verdict:
-    """Run every rule: any reject rejects (with the rejecting rules' reasons), else any hold
-    holds (with every hold reason), else the post is accepted.  A post a moderator already
-    approved skips the holds, never the rejects."""
+    """Run every rule: any reject rejects (with the rejecting rules' reasons), else any discard
+    discards, else any hold holds (with every hold reason), else the post is accepted.  A post
+    a moderator already approved skips the holds and discards, never the rejects; a sender
+    the list's sender rules accept skips :data:`MEMBERSHIP_RULES`."""
     rejects: list[Reason] = []
+    discards: list[Reason] = []
     holds: list[Reason] = []
+    trusted = situation.sender_rule == "accept"
     for rule in RULES:
+        if trusted and rule.name in MEMBERSHIP_RULES:
+            continue
         outcome = rule.check(post, config, situation)
         if outcome is None:
             continue
         reason = Reason(rule.name, outcome.text)
         if outcome.action == "reject":
             rejects.append(reason)
-        elif not situation.approved:
+        elif situation.approved:
+            continue
+        elif outcome.action == "discard":
+            discards.append(reason)
+        else:
             holds.append(reason)
     if rejects:
         return Verdict("reject", tuple(rejects))
+    if discards:
+        return Verdict("discard", tuple(discards))
     if holds:
         return Verdict("hold", tuple(holds))
     return Verdict("accept")

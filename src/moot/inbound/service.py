@@ -7,6 +7,10 @@ result: the archived post and its queued delivery, a held post and its notices, 
 request, a bounce kept for later — each in one transaction, committed before the caller answers
 250.  Nothing here speaks SMTP.
 
+Moderation: :meth:`Inbound.moderate` carries out a decision on a held post (from the CLI, the
+REST API, the moderators' web page, or a reply to a signed ``LIST-confirm+TOKEN@`` address:
+see :mod:`moot.core.moderation`), recorded in the audit log by :mod:`moot.moderation`.
+
 Writes go through one thread (:class:`InboundQueue`): SQLite has one writer anyway, and jobs
 that arrive together are committed together (one fsync for many posts).
 """
@@ -25,18 +29,20 @@ from typing import Any
 from sqlalchemy import Engine, insert
 from sqlalchemy.engine import Connection
 
+from moot.core import moderation as mod
 from moot.core import notices
 from moot.core.address import Recipient, valid_email
 from moot.core.ban import first_match
 from moot.core.commands import HELP_TEXT, parse_commands
 from moot.core.decorate import decorate
-from moot.core.errors import AlreadyDecided, HoldNotFound
+from moot.core.errors import AlreadyDecided, BadSetting, HoldNotFound
 from moot.core.mailinglist import ListConfig
 from moot.core.message import ParsedMessage
 from moot.core.parse import not_mail_reason, parse_message
 from moot.core.policy import Situation, decide, needed_headers, post_from_bytes
 from moot.membership import Membership, aware, new_message_id
-from moot.storage import digests, held, outbox
+from moot.moderation import close, hold_links, row_key, target
+from moot.storage import audit, digests, held, outbox, senders
 from moot.storage import members as m
 from moot.storage import schema as s
 from moot.storage.codec import CODEC, compress_many
@@ -63,9 +69,11 @@ class Outcome:
     message_pk: int | None = None
 
     def line(self) -> str:
-        """``accepted``, ``held: REASON; REASON`` or ``rejected: REASON`` (the contract)."""
+        """``accepted``, ``held: REASON; REASON`` or ``rejected: REASON`` (the contract); a
+        post the list drops silently is ``accepted`` for its sender's mail server, and
+        ``discarded: REASON`` here."""
         if self.status == "accepted":
-            return "accepted"
+            return self.detail if self.detail.startswith("discarded: ") else "accepted"
         return f"{self.status}: " + "; ".join(self.reasons or (self.detail,))
 
 
@@ -105,6 +113,7 @@ class Inbound:
     membership: Membership
     base_url: str
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    clock: Callable[[], datetime] = now_utc  # naive UTC; tests move it
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -129,13 +138,13 @@ class Inbound:
                     cache.clear()
         accepted = [r for r in results if isinstance(r, _Accepted)]
         if accepted:
-            done = iter(self._distribute_many(conn, accepted, now_utc(), cache))
+            done = iter(self._distribute_many(conn, accepted, self.clock(), cache))
             results = [next(done) if isinstance(r, _Accepted) else r for r in results]
         return results  # type: ignore[return-value]
 
     def _handle(self, conn: Connection, job: Job, cache: dict[Any, Any]
                 ) -> Outcome | _Accepted:
-        now = now_utc()
+        now = self.clock()
         key = ("config", job.recipient.list_address)
         if key not in cache:
             cache[key] = get_config(conn, job.recipient.list_address)
@@ -173,15 +182,26 @@ class Inbound:
             cache["bans", config.id] = m.ban_patterns(conn, config.id, now)
         patterns = cache["bans", config.id]
         ban = first_match(patterns, sender) or first_match(patterns, post.envelope_sender)
-        verdict = decide(post, config, Situation(member=member, ban=ban))
+        if ("senders", config.id) not in cache:
+            cache["senders", config.id] = senders.rules(conn, config.id)
+        rule = senders.first_rule(cache["senders", config.id], sender) if sender else None
+        accepted = 0
+        if member is not None and config.new_member_posts > 0:
+            accepted = senders.accepted_posts(conn, config.id, member.email)
+        verdict = decide(post, config, Situation(member=member, ban=ban, sender_rule=rule,
+                                                 accepted_posts=accepted))
         reasons = tuple(r.text for r in verdict.reasons)
         if verdict.action == "reject":
             return Outcome("rejected", reasons)
+        if verdict.action == "discard":  # silently: the sender's server hears "accepted"
+            return Outcome("accepted", detail="discarded: " + "; ".join(reasons))
         if verdict.action == "hold":
+            earlier = held.received_since(conn, config.id, now - mod.NOTICE_WINDOW)
             hid = held.hold(conn, list_id=config.id, message_id=parsed.message_id, sender=sender,
                             envelope_sender=post.envelope_sender, subject=parsed.subject,
                             reasons=list(reasons), raw=job.raw, now=now)
-            self._notify_hold(conn, config, job, parsed, sender, hid, list(reasons), now)
+            self._notify_hold(conn, config, job, parsed, sender, hid, list(reasons), now,
+                              tell_moderators=mod.tell_at_once(earlier))
             return Outcome("held", reasons)
         return _Accepted(config, job.raw, parsed, sender)
 
@@ -227,25 +247,34 @@ class Inbound:
                 cache["digest", config.id] = digests.has_digest_members(conn, config.id)
             if cache["digest", config.id]:
                 digests.queue_post(conn, config.id, data, now)
+            senders.count_accepted(conn, config.id, sender)  # new members: one post nearer trust
             out.append(Outcome("accepted", message_pk=pk))
         return out
 
     def _notify_hold(self, conn: Connection, config: ListConfig, job: Job,
                      parsed: ParsedMessage, sender: str, hold_id: int, reasons: list[str],
-                     now: datetime) -> None:
+                     now: datetime, *, tell_moderators: bool = True) -> None:
+        """The author is told (with a signed address to withdraw the post); the moderators
+        too, with signed addresses and a page to decide, unless this hold waits for their
+        summary (:func:`moot.moderation.send_hold_summaries`)."""
         send = self.membership.send_notice
+        links = hold_links(self.membership.secret, self.base_url, config, hold_id,
+                           mod.hold_key(parsed.message_id, now))
         if (valid_email(sender)
                 and _auto_reply_allowed(job.envelope_sender, _header_map(job.raw))):
             send(conn, config, sender, notices.held_for_moderation(
                 config, sender, subject=notices.one_line(parsed.subject), reasons=reasons,
                 in_reply_to=parsed.message_id, message_id=new_message_id(config),
-                date=aware(now)), now)
-        for mod in m.moderators(conn, config.id):
-            send(conn, config, mod.email, notices.moderator_notice(
-                config, mod.email, hold_id=hold_id,
+                date=aware(now), withdraw_address=links.withdraw), now)
+        if not tell_moderators:
+            return
+        for moderator in m.moderators(conn, config.id):
+            send(conn, config, moderator.email, notices.moderator_notice(
+                config, moderator.email, hold_id=hold_id,
                 sender=notices.one_line(sender) or "(unknown sender)",
                 subject=notices.one_line(parsed.subject), reasons=reasons,
-                moderate_url="",  # the moderators' web pages come with accounts
+                moderate_url=links.page, approve_address=links.approve,
+                reject_address=links.reject, discard_address=links.discard,
                 message_id=new_message_id(config), date=aware(now)), now)
 
     def _to_owners(self, conn: Connection, config: ListConfig, job: Job, parsed: ParsedMessage,
@@ -266,20 +295,37 @@ class Inbound:
 
     def moderate(self, conn: Connection, config: ListConfig, hold_id: int, decision: str, *,
                  by: str, reason: str = "", now: datetime | None = None) -> Outcome:
-        """approve (deliver and archive as if it had passed), reject (tell the author why) or
-        discard (drop silently) one held post; each decision is recorded once."""
-        if decision not in ("approve", "reject", "discard"):
-            raise ValueError(f"unknown decision {decision!r}: approve, reject or discard")
-        now = now or now_utc()
+        """Decide one held post, with a line in the audit log:
+
+        - approve: deliver and archive it as if it had passed;
+        - approve+unmoderate: the same, and if the sender is a member, their posts are no
+          longer held (neither as a moderated member nor as a new one);
+        - approve+accept: the same, and a sender rule accepts the sender's posts from now on;
+        - reject: tell the author why (``reason``); discard: drop it silently;
+        - defer: leave it waiting (only the audit log notes it, with the reason);
+        - withdraw (its author took it back) and expire (nobody decided in time): dropped.
+
+        A hold is decided once: a second decision raises :class:`AlreadyDecided`."""
+        if decision not in mod.DECISIONS:
+            raise ValueError(f"unknown decision {decision!r}: {', '.join(mod.DECISIONS)}")
+        now = now or self.clock()
         row = held.get_held(conn, config.id, hold_id)
         if row is None:
             raise HoldNotFound(config.address, hold_id)
-        if row.decision is not None or not held.decide(conn, hold_id, decision=decision, by=by,
-                                                       reason=reason, now=now):
-            raise AlreadyDecided(hold_id, row.decision or "just now")
+        if decision == "defer":
+            if row.decision is not None:
+                raise AlreadyDecided(hold_id, row.decision)
+            audit.record(conn, config.id, by, "moderate:defer", target(row), reason, now)
+            return Outcome("held", (reason or "deferred by a moderator",))
+        close(conn, config, row, decision, by=by, reason=reason, now=now)
         raw = held.raw_of(row)
-        if decision == "approve":
-            return self.distribute(conn, config, raw, parse_message(raw), row.sender, now)
+        if decision in mod.APPROVALS:
+            outcome = self.distribute(conn, config, raw, parse_message(raw), row.sender, now)
+            if decision == "approve+unmoderate":
+                self._unmoderate(conn, config, row.sender)
+            elif decision == "approve+accept":
+                self._accept_always(conn, config, row.sender, by, now)
+            return outcome
         if decision == "reject":
             if valid_email(row.sender) and _auto_reply_allowed(row.envelope_sender,
                                                                _header_map(raw)):
@@ -288,7 +334,56 @@ class Inbound:
                     reason=reason or "a moderator declined it", in_reply_to=row.message_id,
                     message_id=new_message_id(config), date=aware(now)), now)
             return Outcome("rejected", (reason or "rejected by a moderator",))
-        return Outcome("discarded", (reason or "discarded by a moderator",))
+        default = {"withdraw": "withdrawn by its author",
+                   "expire": "nobody decided in time"}.get(decision, "discarded by a moderator")
+        return Outcome("discarded", (reason or default,))
+
+    def _unmoderate(self, conn: Connection, config: ListConfig, sender: str) -> None:
+        member = m.get_member(conn, config.id, sender) if sender else None
+        if member is None:
+            return
+        m.update_member(conn, config.id, member.email, moderated=False)
+        senders.trust(conn, config.id, member.email, config.new_member_posts)
+
+    def _accept_always(self, conn: Connection, config: ListConfig, sender: str, by: str,
+                       now: datetime) -> None:
+        if not valid_email(sender):
+            return  # no address to name in a rule; the post itself is approved
+        try:
+            pattern = senders.add(conn, config.id, sender, "accept", by=by, now=now)
+        except BadSetting:
+            return
+        audit.record(conn, config.id, by, "sender-rule:accept", pattern, "", now)
+
+    def _by_token(self, conn: Connection, config: ListConfig, job: Job, parsed: ParsedMessage,
+                  now: datetime) -> Outcome | None:
+        """Mail to a hold's signed ``LIST-confirm+TOKEN@`` address: a moderator's decision or
+        the author's withdrawal.  None when the token is not one of a hold of this list (it
+        may be a subscription's confirmation code)."""
+        claimed = mod.read_hold_token(job.recipient.token)
+        if claimed is None:
+            return None
+        hold_id, action = claimed
+        row = held.get_held(conn, config.id, hold_id)
+        if row is None or not mod.check_hold_token(self.membership.secret, config.address,
+                                                   job.recipient.token, row_key(row)):
+            return None
+        if not _auto_reply_allowed(job.envelope_sender, _header_map(job.raw)):
+            return Outcome("accepted", detail="automatic mail: nothing done")
+        if row.decision is not None:
+            return Outcome("accepted", detail=f"post {hold_id} was already decided "
+                                              f"({row.decision})")
+        if action == "moderate":  # the web page's token, sent by mail: not a decision
+            return Outcome("accepted", detail="nothing done: that token is for the web page")
+        if action == "withdraw" and not mod.asks_to_withdraw(parsed.subject, parsed.body_text):
+            return Outcome("accepted", detail="nothing done: say 'withdraw' to withdraw it")
+        who = (parsed.from_addr or job.envelope_sender).strip().lower() or "mail"
+        try:
+            done = self.moderate(conn, config, hold_id, action, by=who[:320], now=now)
+        except AlreadyDecided as exc:
+            return Outcome("accepted", detail=str(exc))
+        return Outcome("accepted", detail=f"post {hold_id}: {action} ({done.line()})",
+                       message_pk=done.message_pk)
 
     # -- requests: LIST-request, -join, -leave, -confirm ------------------------------------------
 
@@ -298,6 +393,9 @@ class Inbound:
         who = parsed.from_addr.lower() or job.envelope_sender.lower()
         kind = job.recipient.kind
         if kind == "confirm":
+            by_token = self._by_token(conn, config, job, parsed, now)
+            if by_token is not None:
+                return by_token
             done = self.membership.confirm(conn, job.recipient.token, now)
             return Outcome("accepted", detail="confirmed" if done else "unknown or expired token")
         if not valid_email(who):

@@ -1,11 +1,12 @@
-"""The moderation queue: posts held with the raw bytes as received and the reasons."""
+"""The moderation queue: posts held with the raw bytes as received and the reasons; which of
+them are old enough to expire; and how far the moderators' summary of a list has got."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from moot.storage import schema as s
@@ -36,7 +37,8 @@ def summary_json(row: Row[Any]) -> dict[str, Any]:
 
 
 def get_held(conn: Connection, list_id: int, hold_id: int) -> Row[Any] | None:
-    return conn.execute(select(*_SUMMARY, s.held.c.decision, s.held.c.codec, s.held.c.data)
+    return conn.execute(select(*_SUMMARY, s.held.c.decision, s.held.c.decided_by,
+                               s.held.c.codec, s.held.c.data)
                         .where(s.held.c.list_id == list_id, s.held.c.id == hold_id)).first()
 
 
@@ -51,3 +53,62 @@ def decide(conn: Connection, hold_id: int, *, decision: str, by: str, reason: st
                         .values(decision=decision, decided_by=by, decided_at=now,
                                 decision_reason=reason))
     return done.rowcount == 1
+
+
+# -- expiry and the moderators' notices ---------------------------------------------------------
+
+
+def received_since(conn: Connection, list_id: int, since: datetime) -> int:
+    """How many posts of the list were held (decided since or not) after ``since``."""
+    h = s.held.c
+    return int(conn.execute(select(func.count()).select_from(s.held).where(
+        h.list_id == list_id, h.received_at > since)).scalar_one())
+
+
+def waiting_before(conn: Connection, list_id: int, before: datetime) -> list[Row[Any]]:
+    """Undecided posts held before ``before``, oldest first."""
+    h = s.held.c
+    return list(conn.execute(select(*_SUMMARY, h.decision).where(
+        h.list_id == list_id, h.decision.is_(None), h.received_at < before).order_by(h.id)))
+
+
+def lists_waiting(conn: Connection) -> list[int]:
+    """The lists with anything waiting for a moderator."""
+    h = s.held.c
+    return list(conn.execute(select(h.list_id).where(h.decision.is_(None)).distinct()
+                             .order_by(h.list_id)).scalars())
+
+
+def waiting_after(conn: Connection, list_id: int, after_id: int) -> list[Row[Any]]:
+    """Undecided posts with a number above ``after_id``, oldest first."""
+    h = s.held.c
+    return list(conn.execute(select(*_SUMMARY).where(
+        h.list_id == list_id, h.decision.is_(None), h.id > after_id).order_by(h.id)))
+
+
+def arrivals_since(conn: Connection, list_id: int, since: datetime) -> list[tuple[int, datetime]]:
+    """(id, received_at) of every post held after ``since``, decided or not."""
+    h = s.held.c
+    return [(r.id, r.received_at) for r in conn.execute(
+        select(h.id, h.received_at).where(h.list_id == list_id, h.received_at > since)
+        .order_by(h.id))]
+
+
+def _summary_key(list_id: int) -> str:
+    return f"held-summary:{list_id}"
+
+
+def summarised_through(conn: Connection, list_id: int) -> int:
+    """The highest hold number the moderators' last summary covered (0: none yet).  Kept
+    in the ``site`` table, so that every worker agrees."""
+    value = conn.execute(select(s.site.c.value).where(s.site.c.name == _summary_key(list_id))
+                         ).scalar()
+    return int(bytes(value).decode("ascii")) if value is not None else 0
+
+
+def set_summarised_through(conn: Connection, list_id: int, hold_id: int) -> None:
+    value = str(hold_id).encode("ascii")
+    done = conn.execute(update(s.site).where(s.site.c.name == _summary_key(list_id))
+                        .values(value=value))
+    if done.rowcount == 0:
+        conn.execute(insert(s.site), {"name": _summary_key(list_id), "value": value})

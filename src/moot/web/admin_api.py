@@ -1,4 +1,4 @@
-"""The REST API's list administration: lists, members, held posts.
+"""The REST API's list administration: lists, members, held posts, the audit log.
 
 Every call that reads members or changes anything needs ``Authorization: Bearer TOKEN`` with
 the site's ``admin_token`` (moot.toml / MOOT_ADMIN_TOKEN); without one configured they are all
@@ -197,12 +197,15 @@ def held(request: Request, address: str) -> dict[str, Any]:
 @router.post("/lists/{address}/held/{hold_id}", dependencies=admin)
 def moderate(request: Request, address: str, hold_id: int,
              doc: JsonBody) -> dict[str, Any]:
-    """``{"decision": "approve"|"reject"|"discard", "reason"?: TEXT}``."""
+    """``{"decision": "approve"|"reject"|"discard"|"defer"|"approve+unmoderate"|
+    "approve+accept", "reason"?: TEXT}``."""
+    from moot.core.moderation import MODERATOR_DECISIONS
+
     moot = _moot(request)
     config = _config(moot, address)
     decision = doc.get("decision")
-    if decision not in ("approve", "reject", "discard"):
-        raise HTTPException(400, "decision is approve, reject or discard")
+    if decision not in MODERATOR_DECISIONS:
+        raise HTTPException(400, f"decision is one of {', '.join(MODERATOR_DECISIONS)}")
     try:
         with moot.engine.begin() as conn:
             outcome = moot.inbound.moderate(conn, config, hold_id, decision, by="api",
@@ -212,6 +215,17 @@ def moderate(request: Request, address: str, hold_id: int,
     if outcome.message_pk is not None:
         moot.search.catch_up()
     return {"id": hold_id, "decision": decision, "outcome": outcome.line()}
+
+
+@router.get("/lists/{address}/audit", dependencies=admin)
+def audit_log(request: Request, address: str, limit: int = 200) -> dict[str, Any]:
+    """Who did what and when (newest first), as ``moot audit ADDR --json`` gives it."""
+    from moot.storage import audit
+
+    moot = _moot(request)
+    config = _config(moot, address)
+    with moot.engine.connect() as conn:
+        return {"entries": audit.entries(conn, config.id, limit=max(1, min(limit, 1000)))}
 
 
 @router.get("/lists/{address}/bounces", dependencies=admin)

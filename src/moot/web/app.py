@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from moot import __version__
 from moot.app import Moot
 from moot.core.address import obfuscate
-from moot.web import api, archive, metrics, subscription
+from moot.web import api, archive, metrics, moderation, subscription
 
 HERE = Path(__file__).parent
 
@@ -70,6 +70,7 @@ def create_app(moot: Moot) -> FastAPI:
     app.mount("/api/v1", api.create_api(moot))
     app.include_router(archive.router)
     app.include_router(subscription.router)
+    app.include_router(moderation.router)
     app.include_router(metrics.router)
     return app
 
