@@ -22,7 +22,9 @@ log = logging.getLogger("moot.serve")
 if TYPE_CHECKING:
     from moot.bouncing import Bounces
     from moot.core.address import Recipient
+    from moot.core.identity import Identity
     from moot.digests import Digests
+    from moot.inbound.authentication import Verifier
     from moot.inbound.service import Inbound
     from moot.membership import Membership
     from moot.search.service import Search
@@ -94,6 +96,33 @@ class Moot:
             found = parse_recipient(address, self._known_lists(fresh=True).__contains__)
         return found
 
+    @cached_property
+    def verifier(self) -> Verifier | None:
+        """Checks DKIM and ARC on posts as they come in; None with ``dns = "off"``."""
+        from moot.inbound.authentication import Verifier, dnspython_txt
+
+        servers = self.settings.nameservers
+        if servers == []:
+            return None
+        trusted = [a.strip() for a in self.settings.trusted_authserv.split(",") if a.strip()]
+        if servers is None:
+            return Verifier(trusted_authserv=trusted)
+        hosts, port = [], 53
+        for server in servers:
+            host, colon, number = server.rpartition(":")
+            if colon and number.isdigit() and ":" not in host:
+                hosts.append(host)
+                port = int(number)
+            else:
+                hosts.append(server)
+        return Verifier(dnspython_txt(hosts, port=port), trusted_authserv=trusted)
+
+    def check_post(self, raw: bytes) -> tuple[Identity | None, str | None]:
+        """Who really sent a post (None: not checked) and why the spam filter flags it (None:
+        it does not, or there is no filter)."""
+        identity = self.verifier.check(raw) if self.verifier is not None else None
+        return identity, spam_check(self.settings.spamc, raw)
+
     def refused_sender(self, target: Recipient, sender: str) -> str | None:
         """Why a post from envelope sender ``sender`` is refused outright at RCPT: a ban on a
         list whose ``ban_action`` is ``refuse`` (the bans are remembered for a few seconds).
@@ -136,6 +165,29 @@ class Moot:
         if "search" in self.__dict__:  # opened
             self.search.index.close()
         self.engine.dispose()
+
+
+def spam_check(command: str, raw: bytes) -> str | None:
+    """Run the configured spam filter on one message: why it flags it, or None.  A filter
+    that cannot be run, or takes over 20 seconds, flags nothing (and says so in the log)."""
+    if not command.strip():
+        return None
+    import shlex
+    import subprocess
+
+    try:
+        done = subprocess.run(shlex.split(command), input=raw, capture_output=True, timeout=20)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("spam filter %r could not run: %s; the post goes on unchecked", command, exc)
+        return None
+    if done.returncode == 1:
+        score = done.stdout.decode("utf-8", "replace").strip().splitlines()
+        name = Path(shlex.split(command)[0]).name
+        return f"{name}: {score[0][:40] if score else 'spam'}"
+    if done.returncode not in (0, 1):
+        log.warning("spam filter %r exited %s; the post goes on unchecked", command,
+                    done.returncode)
+    return None
 
 
 def init_data_dir(data_dir: Path) -> Settings:
@@ -233,7 +285,8 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
     lmtp_server = None
     if lmtp is not None:
         lmtp_server = await loop.create_server(
-            make_server(LMTPHandler(moot.resolve, inbound, moot.refused_sender)),
+            make_server(LMTPHandler(moot.resolve, inbound, moot.refused_sender,
+                                    moot.check_post)),
             lmtp[0], lmtp[1])
     web = uvicorn.Server(uvicorn.Config(create_app(moot), host=http[0], port=http[1],
                                         log_level="warning", lifespan="off"))

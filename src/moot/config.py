@@ -38,6 +38,8 @@ class Settings:
     delivery_connections: str = "4"
     retry_hours: str = "48"
     dns: str = ""
+    trusted_authserv: str = ""
+    spamc: str = ""
     dkim_key: str = ""
     dkim_selector: str = ""
     dkim_domain: str = ""
@@ -100,6 +102,12 @@ DOCUMENTED: dict[str, str] = {
                      "SELECTOR._domainkey.DOMAIN (TXT 'v=DKIM1; k=rsa; p=...').",
     "dkim_domain": "The domain that signs (d=): mail of lists at this domain or under it is "
                    "signed.",
+    "trusted_authserv": "The authserv-ids (comma-separated) of the mail servers in front of "
+                        "moot, whose Authentication-Results header fields are believed (SPF, "
+                        "DKIM, DMARC results); any other's are ignored.",
+    "spamc": "A spam filter command that reads a message on stdin and exits 1 for spam, e.g. "
+             "'spamc -c' (SpamAssassin). Empty: none; an X-Spam-Flag: YES header from the mail "
+             "server still counts.",
     "dns": "Name servers asked for authors' DMARC policies, comma-separated IP addresses "
            "(IP:PORT for another port). Empty: the system's resolver (/etc/resolv.conf). "
            "'off': no look-ups, and posts go out without DMARC mitigation.",

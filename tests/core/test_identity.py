@@ -11,6 +11,7 @@ from moot.core.identity import (
     AuthResult,
     DkimResult,
     Identity,
+    Roster,
     aligned,
     assess,
     lookalike,
@@ -229,6 +230,7 @@ MEMBERS = [("Bob Smith", "bob@example.org"), ("José Álvarez", "jose@example.es
 ])
 def test_impersonations(name: str, address: str, imitated: str) -> None:
     assert lookalike(name, address, MEMBERS) == imitated
+    assert Roster(MEMBERS).lookalike(name, address) == imitated
 
 
 @pytest.mark.parametrize("name, address", [
@@ -244,6 +246,7 @@ def test_impersonations(name: str, address: str, imitated: str) -> None:
 ])
 def test_no_impersonation(name: str, address: str) -> None:
     assert lookalike(name, address, MEMBERS) is None
+    assert Roster(MEMBERS).lookalike(name, address) is None
 
 
 def test_empty_names_never_match() -> None:
@@ -255,3 +258,5 @@ def test_two_members_with_one_name() -> None:
     members = [("Bob Smith", "bob@example.org"), ("Bob Smith", "bob@work.example")]
     assert lookalike("Bob Smith", "bob@work.example", members) is None
     assert lookalike("Bob Smith", "bob@home.example", members) == "bob@example.org"
+    assert Roster(members).lookalike("Bob Smith", "bob@work.example") is None
+    assert Roster(members).lookalike("Bob Smith", "bob@home.example") == "bob@example.org"

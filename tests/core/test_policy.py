@@ -22,6 +22,7 @@ from moot.core.policy import (
     Situation,
     Verdict,
     decide,
+    needed_headers,
     post_from_bytes,
 )
 
@@ -78,7 +79,8 @@ def test_rules_are_named_described_and_in_order() -> None:
     assert [r.name for r in RULES] == [
         "loop", "banned", "administrivia", "size", "content-types", "implicit-destination",
         "too-many-recipients", "suspicious-headers", "sender-rule", "non-member", "moderated",
-        "announce", "moderated-member", "new-member",
+        "announce", "moderated-member", "new-member", "unverified-sender", "impersonation",
+        "spam",
     ]
     for rule in RULES:
         assert rule.description.strip().endswith("."), rule.name
@@ -663,3 +665,53 @@ def test_a_slim_post_decides_as_the_full_one() -> None:
         rules = {r.rule for r in verdict.reasons}
         assert ("suspicious-headers" in rules) == bool(config.suspicious_headers)
         assert ("content-types" in rules) == bool(config.content_types)
+
+
+# -- identity and spam ---------------------------------------------------------------------------
+
+def test_an_unverified_sender_follows_the_lists_identity_policy() -> None:
+    unverified = Situation(JO, identity="unverified", identity_how="no signature")
+    assert check("unverified-sender", situation=unverified) is None  # accept, the default
+    text = held("unverified-sender", config=replace(LIST, identity_policy="hold"),
+                situation=unverified)
+    assert text == "could not verify sender: no signature"
+    out = check("unverified-sender", config=replace(LIST, identity_policy="reject"),
+                situation=replace(unverified, identity="failed"))
+    assert out is not None and out.action == "reject"
+    for verdict in ("verified", ""):  # verified, or nobody could check
+        assert check("unverified-sender", config=replace(LIST, identity_policy="reject"),
+                     situation=replace(unverified, identity=verdict)) is None
+
+
+def test_impersonation_is_held_whatever_the_identity_policy() -> None:
+    mallory = post(sender="bob.smith@evil.example")
+    text = held("impersonation", mallory, situation=Situation(None, impersonates="bob@example.org"))
+    assert "possible impersonation of bob@example.org" in text and "evil.example" in text
+    # A member whose mail passed before and now fails.
+    text = held("impersonation", situation=Situation(JO, identity="failed", auth_before=3,
+                                                     identity_how="the body was changed"))
+    assert "passed authentication 3 times before" in text
+    assert check("impersonation", situation=Situation(JO, identity="failed")) is None
+    assert check("impersonation", situation=Situation(JO, identity="verified",
+                                                      auth_before=3)) is None
+    # An "accept this sender" rule does not skip it.
+    verdict = decide(mallory, LIST, Situation(None, impersonates="bob@example.org",
+                                              sender_rule="accept"))
+    assert verdict.action == "hold"
+
+
+def test_spam_flagged_by_the_filter_or_the_mail_server() -> None:
+    flagged = post(headers=CLEAN.headers + (("X-Spam-Flag", "YES"),))
+    assert held("spam", flagged) == "looks like spam (X-Spam-Flag: YES)"
+    assert check("spam", post(headers=CLEAN.headers + (("X-Spam-Flag", "NO"),))) is None
+    assert check("spam") is None
+    by_filter = Situation(JO, spam="spamc: 9.1/5.0")
+    assert held("spam", situation=by_filter) == "looks like spam (spamc: 9.1/5.0)"
+    for action in ("discard", "reject"):
+        out = check("spam", flagged, config=replace(LIST, spam_action=action))
+        assert out is not None and out.action == action
+    assert check("spam", flagged, config=replace(LIST, spam_action="accept")) is None
+    raw = b"From: jo@example.net\r\nX-Spam-Flag: YES\r\n\r\nbuy\r\n"
+    parsed = post_from_bytes(raw, envelope_sender="jo@example.net", body_text="buy",
+                             only_headers=needed_headers(LIST))
+    assert check("spam", parsed) is not None

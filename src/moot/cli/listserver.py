@@ -207,9 +207,11 @@ def inject(
         sender = parse_message(raw).from_addr if raw.strip() else ""
     from moot.inbound.service import Job
 
+    # Asked before the transaction: DNS and a spam filter can take seconds.
+    identity, spam = moot.check_post(raw) if target.kind == "post" else (None, None)
     try:
         with moot.engine.begin() as conn:
-            outcome = moot.inbound.handle(conn, Job(sender, target, raw))
+            outcome = moot.inbound.handle(conn, Job(sender, target, raw, identity, spam))
     except Exception as exc:  # noqa: BLE001 - a pipe's mail server must retry, not bounce
         err.print(f"error: could not handle the message now ({type(exc).__name__}: {exc}); "
                   "it was not kept, the mail server should try again", markup=False)

@@ -420,3 +420,39 @@ def lookalike(name: str, address: str, members: Iterable[tuple[str, str]]) -> st
         return None
     mine = _address_key(address)
     return next((a for _, a in roster if _address_key(a) == mine), None)
+
+
+class Roster:
+    """:func:`lookalike` for one list's members, prepared once: a big list's names and
+    addresses are normalised when the roster is made, not for every post.
+
+    >>> Roster([("Bob Smith", "bob@example.org")]).lookalike("Воb Smith", "bob@evil.example")
+    'bob@example.org'
+    """
+
+    def __init__(self, members: Iterable[tuple[str, str]]) -> None:
+        self._names: dict[str, list[str]] = {}
+        self._addresses: dict[str, str] = {}
+        self._plain: set[str] = set()
+        for name, address in members:
+            if "@" not in address:
+                continue
+            self._plain.add(_plain(address))
+            key = _name_key(name)
+            if key:
+                self._names.setdefault(key, []).append(address)
+            self._addresses.setdefault(_address_key(address), address)
+
+    def lookalike(self, name: str, address: str) -> str | None:
+        me = _plain(address)
+        key = _name_key(name)
+        named = self._names.get(key, []) if key else []
+        if named and me not in {_plain(a) for a in named}:
+            return named[0]
+        if "@" in name:
+            shown = self._addresses.get(_address_key(name.strip().strip("'\"")))
+            if shown is not None and _plain(shown) != me:
+                return shown
+        if me in self._plain:
+            return None
+        return self._addresses.get(_address_key(address))

@@ -71,6 +71,13 @@ class Situation:
     # What the list's sender rules say about the sender (accept|hold|reject|discard), if any.
     sender_rule: str | None = None
     accepted_posts: int = 0  # the member's posts accepted (or approved) so far
+    # Who the sender really is (moot.core.identity): "verified", "unverified" or "failed",
+    # and in words how it was found; "" when nobody checked (e.g. no DNS to ask).
+    identity: str = ""
+    identity_how: str = ""
+    impersonates: str | None = None  # the member whose name or address the From imitates
+    auth_before: int = 0  # the sender (a member) passed authentication this often before
+    spam: str | None = None  # why the spam filter (spamc) flagged the post, if it did
 
 
 @dataclass(frozen=True)
@@ -493,6 +500,63 @@ class NewMember:
         return hold(f"new member: first {posts} moderated")
 
 
+class UnverifiedSender:
+    name = "unverified-sender"
+    description = ("A post whose From could not be verified (no DKIM signature or SPF pass "
+                   "aligned with it) is accepted, held or rejected as the list's "
+                   "identity_policy says.")
+
+    def check(self, post: Post, config: ListConfig, situation: Situation) -> Outcome | None:
+        if situation.identity not in ("unverified", "failed"):
+            return None
+        if config.identity_policy == "accept":
+            return None
+        text = f"could not verify sender: {_show(situation.identity_how, 200)}"
+        return reject(text) if config.identity_policy == "reject" else hold(text)
+
+
+class Impersonation:
+    name = "impersonation"
+    description = ("Held whatever else applies: a From whose name or address looks like a "
+                   "member's but is not theirs, and a member's address whose mail passed "
+                   "authentication before and now does not.")
+
+    def check(self, post: Post, config: ListConfig, situation: Situation) -> Outcome | None:
+        if situation.impersonates:
+            return hold(f"possible impersonation of {situation.impersonates}: the From name or "
+                        f"address looks like theirs, but the mail is from "
+                        f"{_show(post.sender or post.envelope_sender)}")
+        if (situation.member is not None and situation.auth_before > 0
+                and situation.identity in ("unverified", "failed")):
+            times = "once" if situation.auth_before == 1 else f"{situation.auth_before} times"
+            return hold(f"possible impersonation: mail from {situation.member.email} passed "
+                        f"authentication {times} before, this one did not "
+                        f"({_show(situation.identity_how, 200)})")
+        return None
+
+
+_SPAM_FLAG = re.compile(r"^\s*yes\b", re.IGNORECASE)
+
+
+class Spam:
+    name = "spam"
+    description = ("A post the spam filter flags, or that carries X-Spam-Flag: YES from the "
+                   "mail server, is held, discarded or rejected as the list's spam_action "
+                   "says (or accepted).")
+
+    def check(self, post: Post, config: ListConfig, situation: Situation) -> Outcome | None:
+        why = situation.spam
+        if why is None and any(_SPAM_FLAG.match(header_text(v))
+                               for v in post.header_values("x-spam-flag")):
+            why = "X-Spam-Flag: YES"
+        if why is None or config.spam_action == "accept":
+            return None
+        text = f"looks like spam ({_show(why, 120)})"
+        if config.spam_action == "reject":
+            return reject(text)
+        return discard(text) if config.spam_action == "discard" else hold(text)
+
+
 RULES: tuple[Rule, ...] = (
     Loop(),
     Banned(),
@@ -508,6 +572,9 @@ RULES: tuple[Rule, ...] = (
     Announce(),
     ModeratedMember(),
     NewMember(),
+    UnverifiedSender(),
+    Impersonation(),
+    Spam(),
 )
 
 # The rules about who the sender is; a sender rule saying "accept" skips them (and only them:
@@ -620,14 +687,14 @@ def _mime_types(message: Message) -> tuple[str, ...]:
 
 
 # The header fields the rules read whatever the list's settings (see needed_headers).
-RULE_HEADERS = frozenset({"from", "to", "cc", "subject", "list-id", "x-loop"})
+RULE_HEADERS = frozenset({"from", "to", "cc", "subject", "list-id", "x-loop", "x-spam-flag"})
 
 
 def needed_headers(config: ListConfig) -> frozenset[str]:
     """The header fields (lower case) the rules read for this list.
 
-    >>> sorted(needed_headers(ListConfig("d@x.org", suspicious_headers=("X-Spam: yes",))))[-2:]
-    ['x-loop', 'x-spam']
+    >>> sorted(needed_headers(ListConfig("d@x.org", suspicious_headers=("X-Spam: yes",))))[-3:]
+    ['x-loop', 'x-spam', 'x-spam-flag']
     """
     return RULE_HEADERS | {name for name, _ in suspicious_rules(config.suspicious_headers)}
 

@@ -17,6 +17,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import Envelope, Session
 
 from moot.core.address import Recipient
+from moot.core.identity import Identity
 from moot.inbound.service import InboundQueue, Job, Outcome
 
 log = logging.getLogger("moot.lmtp")
@@ -49,9 +50,14 @@ class LMTPHandler:
     """aiosmtpd handler: ``resolve`` maps a recipient address to a list sub-address."""
 
     def __init__(self, resolve: Callable[..., Recipient | None], inbound: InboundQueue,
-                 refused: Callable[[Recipient, str], str | None] | None = None) -> None:
+                 refused: Callable[[Recipient, str], str | None] | None = None,
+                 check: Callable[[bytes], tuple[Identity | None, str | None]] | None = None
+                 ) -> None:
         self.resolve = resolve
         self.inbound = inbound
+        # Who really sent a post, and whether the spam filter flags it: asked once per message
+        # that goes to a list, in a thread (DNS, spamc), before the writer sees it.
+        self.check = check
         # Why mail from this envelope sender to this address is refused at once (a ban), if
         # it is: asked at each RCPT, so it must answer from memory.
         self.refused = refused
@@ -86,8 +92,15 @@ class LMTPHandler:
             raw = raw.encode("utf-8", "surrogateescape")
         sender = envelope.mail_from or ""
         targets: list[Recipient] = envelope.__dict__.get("moot_targets", [])
-        futures = [asyncio.wrap_future(self.inbound.submit(Job(sender, t, raw)))
-                   for t in targets]
+        identity, spam = None, None
+        if self.check is not None and any(t.kind == "post" for t in targets):
+            try:
+                identity, spam = await asyncio.to_thread(self.check, raw)
+            except Exception:  # noqa: BLE001 - unchecked is better than refused
+                log.exception("checking the sender failed; the post goes on unchecked")
+        futures = [asyncio.wrap_future(self.inbound.submit(
+            Job(sender, t, raw, identity, spam) if t.kind == "post" else Job(sender, t, raw)))
+            for t in targets]
         outcomes = await asyncio.gather(*futures)
         return "\r\n".join(reply(o) for o in outcomes)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from moot.core.ban import first_match
 from moot.core.commands import HELP_TEXT, parse_commands
 from moot.core.decorate import decorate
 from moot.core.errors import AlreadyDecided, BadSetting, HoldNotFound
+from moot.core.identity import Identity, Roster
 from moot.core.mailinglist import ListConfig
 from moot.core.message import ParsedMessage
 from moot.core.parse import not_mail_reason, parse_message
@@ -57,6 +59,10 @@ class Job:
     envelope_sender: str
     recipient: Recipient
     raw: bytes
+    # Checked before the job reached the writer (DNS and filters are slow): who the sender
+    # really is (None: not checked) and why the spam filter flagged it (None: it did not).
+    identity: Identity | None = None
+    spam: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class _Accepted:
     parsed: ParsedMessage
     sender: str
     incoming: Incoming | None = None
+    identity: Identity | None = None
 
 
 @dataclass
@@ -113,6 +120,7 @@ class Inbound:
     membership: Membership
     base_url: str
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    _rosters: dict[int, tuple[float, Roster]] = field(default_factory=dict, repr=False)
     clock: Callable[[], datetime] = now_utc  # naive UTC; tests move it
 
     # -- entry points -------------------------------------------------------------------------
@@ -188,8 +196,18 @@ class Inbound:
         accepted = 0
         if member is not None and config.new_member_posts > 0:
             accepted = senders.accepted_posts(conn, config.id, member.email)
-        verdict = decide(post, config, Situation(member=member, ban=ban, sender_rule=rule,
-                                                 accepted_posts=accepted))
+        identity = job.identity
+        impersonates, auth_before = None, 0
+        if identity is not None:
+            name = parsed.from_name or ""
+            impersonates = self._roster(conn, config.id).lookalike(name, sender)
+            if member is not None and identity.verdict != "verified":
+                auth_before = m.auth_passes(conn, config.id, member.email)
+        verdict = decide(post, config, Situation(
+            member=member, ban=ban, sender_rule=rule, accepted_posts=accepted,
+            identity=identity.verdict if identity else "",
+            identity_how=identity.how if identity else "", impersonates=impersonates,
+            auth_before=auth_before, spam=job.spam))
         reasons = tuple(r.text for r in verdict.reasons)
         if verdict.action == "reject":
             return Outcome("rejected", reasons)
@@ -203,7 +221,15 @@ class Inbound:
             self._notify_hold(conn, config, job, parsed, sender, hid, list(reasons), now,
                               tell_moderators=mod.tell_at_once(earlier))
             return Outcome("held", reasons)
-        return _Accepted(config, job.raw, parsed, sender)
+        return _Accepted(config, job.raw, parsed, sender, identity=identity)
+
+    def _roster(self, conn: Connection, list_id: int) -> Roster:
+        """The list's members prepared for look-alike checks, remade every minute."""
+        cached = self._rosters.get(list_id)
+        if cached is None or time.monotonic() - cached[0] > 60:
+            cached = (time.monotonic(), Roster(m.names_and_addresses(conn, list_id)))
+            self._rosters[list_id] = cached
+        return cached[1]
 
     def distribute(self, conn: Connection, config: ListConfig, raw: bytes,
                    parsed: ParsedMessage, sender: str, now: datetime) -> Outcome:
@@ -248,6 +274,11 @@ class Inbound:
             if cache["digest", config.id]:
                 digests.queue_post(conn, config.id, data, now)
             senders.count_accepted(conn, config.id, sender)  # new members: one post nearer trust
+            if p.identity is not None:
+                if pk is not None:
+                    self.store.set_identity(conn, pk, p.identity.as_json())
+                if p.identity.verdict == "verified":
+                    m.count_auth_pass(conn, config.id, sender, now)
             out.append(Outcome("accepted", message_pk=pk))
         return out
 

@@ -114,3 +114,23 @@ def ban_patterns(conn: Connection, list_id: int, now: datetime) -> list[str]:
     from moot.storage.bans import patterns
 
     return patterns(conn, list_id, now)
+
+
+# -- who posts: names for look-alike checks, authentication record ------------------------------
+
+def names_and_addresses(conn: Connection, list_id: int) -> list[tuple[str, str]]:
+    """(display name, address) of every member, for :class:`moot.core.identity.Roster`."""
+    return [(n or "", e) for n, e in conn.execute(
+        select(s.members.c.name, s.members.c.email).where(s.members.c.list_id == list_id))]
+
+
+def auth_passes(conn: Connection, list_id: int, email: str) -> int:
+    """How many of the member's posts passed authentication so far."""
+    return int(conn.execute(select(s.members.c.auth_passes).where(
+        s.members.c.list_id == list_id, s.members.c.email == email.lower())).scalar() or 0)
+
+
+def count_auth_pass(conn: Connection, list_id: int, email: str, now: datetime) -> None:
+    conn.execute(update(s.members).where(s.members.c.list_id == list_id,
+                                         s.members.c.email == email.lower())
+                 .values(auth_passes=s.members.c.auth_passes + 1, last_auth_pass_at=now))

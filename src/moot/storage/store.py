@@ -15,6 +15,7 @@ links two threads merges them.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -86,6 +87,11 @@ class Store:
         self.engine = engine
 
     # -- lists -------------------------------------------------------------------------------
+
+    def set_identity(self, conn: Connection, message_pk: int, identity: dict[str, Any]) -> None:
+        """What was found about the sender of an archived post (shown with the message)."""
+        conn.execute(update(s.messages).where(s.messages.c.id == message_pk)
+                     .values(identity=json.dumps(identity, ensure_ascii=False)))
 
     def create_list(self, address: str, *, display_name: str = "", description: str = "",
                     posting_policy: str = "members", archive_policy: str = "public") -> int:

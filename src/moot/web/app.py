@@ -36,6 +36,7 @@ def create_app(moot: Moot) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["who"] = _who
+    templates.env.filters["identity"] = _identity
     templates.env.globals["base_url"] = moot.settings.base_url.rstrip("/")
     app.state.moot = moot
     app.state.templates = templates
@@ -73,6 +74,28 @@ def create_app(moot: Moot) -> FastAPI:
     app.include_router(moderation.router)
     app.include_router(metrics.router)
     return app
+
+
+_VERDICTS = {"verified": "verified", "unverified": "not verified",
+             "failed": "failed verification"}
+
+
+def _identity(m: object) -> dict[str, str] | None:
+    """What was found about a message's sender when it came in, in words (None: nobody
+    checked, as for imported mail)."""
+    import json
+
+    raw = getattr(m, "identity", None)
+    if not raw:
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    verdict = doc.get("verdict") if isinstance(doc, dict) else None
+    if verdict not in _VERDICTS:
+        return None
+    return {"verdict": verdict, "words": _VERDICTS[verdict], "how": str(doc.get("how", ""))}
 
 
 def _who(m: object) -> str:
