@@ -20,6 +20,7 @@ from urllib.parse import quote
 from sqlalchemy.engine import Connection
 
 from moot.core import notices
+from moot.core.errors import Banned
 from moot.core.mailinglist import ListConfig
 from moot.core.member import DELIVERY_MODES, ROLES, Member
 from moot.core.tokens import unsubscribe_token
@@ -81,6 +82,8 @@ class Membership:
             delivery = "regular"
         if m.get_member(conn, config.id, email) is not None:
             return f"{email} is already subscribed to {config.address}"
+        if self.banned(conn, config, email, now):
+            return f"{email} may not join {config.address}; write to {config.owner_address}"
         if m.recent_pending(conn, config.id, email, "subscribe", now - RESEND_AFTER):
             return f"a confirmation request was sent to {email} a few minutes ago"
         token = secrets.token_urlsafe(24)
@@ -119,6 +122,8 @@ class Membership:
         if config is None:
             return None
         if row.action == "subscribe":
+            if self.banned(conn, config, row.email, now):
+                return None  # banned since the request
             self.subscribe_now(conn, config, Member(row.email, delivery=row.delivery), now)
         elif row.action == "enable":  # delivery that bounces had stopped: on again
             from moot.core.bounce_score import BounceState
@@ -134,10 +139,21 @@ class Membership:
 
     # -- at once ------------------------------------------------------------------------------
 
+    @staticmethod
+    def banned(conn: Connection, config: ListConfig, email: str, now: datetime) -> bool:
+        """Whether a ban on the list or the site covers the address (it may not join)."""
+        from moot.core.ban import first_match
+
+        return first_match(m.ban_patterns(conn, config.id, now), email.lower()) is not None
+
     def subscribe_now(self, conn: Connection, config: ListConfig, member: Member, now: datetime,
                       *, welcome: bool = True) -> bool:
+        """Subscribe at once; :class:`~moot.core.errors.Banned` for a banned address."""
         if member.role not in ROLES:
             raise ValueError(f"unknown role {member.role!r}")
+        if self.banned(conn, config, member.email, now):
+            raise Banned(f"{member.email} is banned from {config.address}: lift the ban first "
+                         f"(`moot unban`, or `moot readmit` after an expulsion)")
         added = m.add_member(conn, config.id, member, now)
         if added and welcome:
             self.send_notice(conn, config, member.email, notices.welcome(

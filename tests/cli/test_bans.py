@@ -107,3 +107,15 @@ def test_setting_changes_are_in_the_audit_log_and_outlive_the_list(ready: Cli) -
     ready.ok("list", "delete", LIST, "--yes")
     actions = [(e["action"], e["target"]) for e in ready.json("audit", "--site")["entries"]]
     assert actions == [("delete list", LIST), ("settings", LIST)]
+
+
+def test_a_banned_address_cannot_join(ready: Cli) -> None:
+    setup(ready)
+    ready.ok("expel", LIST, "troll@example.net", "--reason", "abuse", "--no-notify")
+    ready.ok("ban", "--site", "*@spam.example")
+    for who in ("troll@example.net", "x@spam.example"):
+        out = ready.ok("member", "add", LIST, who)  # asks for confirmation: refused instead
+        assert f"{who}: {who} may not join {LIST}" in out.stdout
+        assert "is banned from" in one_error_line(ready("member", "add", LIST, who,
+                                                        "--no-confirm"))
+    assert [r for r, _ in queued(ready) if r == "x@spam.example"] == []

@@ -102,8 +102,11 @@ def member_add(
         for email in emails:
             email = email.strip().lower()
             if no_confirm:
-                added = moot.membership.subscribe_now(conn, config, Member(
-                    email, role=role, delivery="digest" if digest else "regular"), now)
+                try:
+                    added = moot.membership.subscribe_now(conn, config, Member(
+                        email, role=role, delivery="digest" if digest else "regular"), now)
+                except MootError as exc:
+                    fail(str(exc))
                 print(f"{email}: {'subscribed' if added else 'already subscribed'}")
             else:
                 print(f"{email}: " + moot.membership.request_subscribe(

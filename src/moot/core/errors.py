@@ -46,3 +46,7 @@ class HoldNotFound(MootError):
 class AlreadyDecided(MootError):
     def __init__(self, hold_id: int, decision: str) -> None:
         super().__init__(f"held post {hold_id} was already decided ({decision})")
+
+
+class Banned(MootError):
+    """The address is banned from the list (or the site): it may not join."""

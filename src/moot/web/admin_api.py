@@ -134,8 +134,11 @@ def add_member(request: Request, address: str,
                                                      delivery=delivery)
             return JSONResponse({"email": email, "status": "confirmation sent", "detail": text},
                                 status_code=202)
-        added = moot.membership.subscribe_now(conn, config, Member(email, role=role,
-                                                                   delivery=delivery), now_utc())
+        try:
+            added = moot.membership.subscribe_now(conn, config, Member(
+                email, role=role, delivery=delivery), now_utc())
+        except MootError as exc:
+            raise HTTPException(409, str(exc)) from None
     return JSONResponse({"email": email, "status": "subscribed" if added
                          else "already subscribed"}, status_code=201 if added else 200)
 
