@@ -437,3 +437,53 @@ def test_copies_are_dkim_signed_by_the_lists_domain(moot: Moot, tmp_path) -> Non
     personal = next(d for _, r, d in relay.got if r == ["a@example.net"] and d in signed)
     # The member's own one-click link is covered (RFC 8058 section 4).
     assert b"list-unsubscribe" in personal.split(b"\r\n\r\n")[0].lower().split(b"h=")[1][:400]
+
+
+def test_posts_go_out_arc_sealed_with_what_was_found_on_arrival(moot: Moot) -> None:
+    import base64
+    import dataclasses
+    import subprocess
+
+    import dkim
+
+    from moot.core.identity import Identity
+    from moot.core.member import Member
+    from moot.inbound.service import Job
+    from moot.storage.lists import get_config
+    from tests.delivery.test_signing import dns
+
+    pem = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"], input=pem,
+                         capture_output=True, check=True).stdout
+    key = (pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode("ascii"))
+    (moot.settings.data_dir / "dkim.pem").write_bytes(pem)
+    settings = dataclasses.replace(moot.settings, dkim_key="dkim.pem", dkim_selector="moot1",
+                                   dkim_domain="lists.example.org")
+    moot.store.create_list("dev@lists.example.org", posting_policy="open")
+    with moot.engine.begin() as conn:
+        config = get_config(conn, "dev@lists.example.org")
+        moot.membership.subscribe_now(conn, config, Member("m@example.net"), now_utc(),
+                                      welcome=False)
+        raw = (b"From: Ann <ann@example.com>\r\nTo: dev@lists.example.org\r\nSubject: hi\r\n"
+               b"Message-ID: <arc@example.com>\r\n\r\nhello\r\n")
+        target = moot.resolve("dev@lists.example.org")
+        assert target is not None
+        found = Identity("verified", "DKIM signature by example.com", ("example.com",))
+        assert moot.inbound.handle(conn, Job("ann@example.com", target, raw, found)).status \
+            == "accepted"
+    relay = Relay({})
+    port = free_port()
+    ctl = Controller(relay, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        snd = sender(moot, port)
+        snd.signer = settings.signer()
+        once(snd)
+    finally:
+        ctl.stop()
+    [(_, _, data)] = relay.got
+    assert b"ARC-Seal: i=1;" in data
+    assert b"dkim=pass header.d=example.com" in data
+    result, _, why = dkim.arc_verify(data, dnsfunc=dns(key))
+    assert result == b"pass", why
+    assert dkim.verify(data, dnsfunc=dns(key))

@@ -12,6 +12,7 @@ answered it, so a crash resends at most the transactions in flight (one per open
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -19,14 +20,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiosmtplib
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from moot.core.decorate import add_footer, footer_for, has_member_fields, personalize
 from moot.core.dmarc import author_domain, mitigate, needs_mitigation
+from moot.core.headers import header_end
 from moot.core.mailinglist import ListConfig
 from moot.delivery.dmarc import DmarcPolicies
 from moot.delivery.signing import Signer
 from moot.storage import outbox
+from moot.storage import schema as s
 from moot.storage.lists import get_config_by_id
 from moot.storage.store import now_utc
 
@@ -234,6 +237,8 @@ class Sender:
         personal = [r for r in d.recipients if r[2] and config is not None]
         shared = [r for r in d.recipients if not (r[2] and config is not None)]
         sign = self._signing(config)
+        if sign is not _unsigned and d.kind == "post" and self.signer is not None:
+            body = await asyncio.to_thread(self._arc_sealed, body, d.message_pk)
         whole = sign(body) if shared else body  # one signature for every shared copy
         groups: list[tuple[bytes | None, list[tuple[int, str, bool]]]] = [
             (whole, chunk) for chunk in by_domain(shared, self.per_transaction)]
@@ -294,6 +299,28 @@ class Sender:
             return _unsigned
         return signer.dkim_sign
 
+    def _arc_sealed(self, data: bytes, message_pk: int | None) -> bytes:
+        """The post with our ARC set on top (RFC 8617), recording what we found about its
+        sender when it came in, so a receiver that trusts us can see it passed before we
+        changed it.  A post that came with an ARC chain of its own is left as it is (whether
+        that chain held was not kept), and so is one nobody checked."""
+        assert self.signer is not None
+        if message_pk is None or re.search(rb"(?im)^arc-seal[ \t]*:", data[:header_end(data)]):
+            return data
+        with self.engine.connect() as conn:
+            found = conn.execute(select(s.messages.c.identity)
+                                 .where(s.messages.c.id == message_pk)).scalar()
+        if not found:
+            return data
+        try:
+            results = arc_results(json.loads(found))
+            # One seal for every copy: each member's own one-click fields come after it,
+            # so it must not cover them (their DKIM signature does).
+            return self.signer.arc_seal(data, results, later=_PERSONAL_FIELDS)
+        except ValueError as exc:
+            log.warning("could not ARC-seal message %s: %s", message_pk, exc)
+            return data
+
     async def _dmarc_safe(self, data: bytes, config: ListConfig) -> bytes:
         """The post as it can go out from the list when its author's domain publishes a
         DMARC policy that would have receivers refuse it (the list's ``dmarc_mitigation``)."""
@@ -333,6 +360,25 @@ class Sender:
 
 def _unsigned(data: bytes) -> bytes:
     return data
+
+
+_PERSONAL_FIELDS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+
+
+def arc_results(identity: dict[str, object]) -> str:
+    """An Authentication-Results value for the ARC set from what was found on arrival.
+
+    >>> arc_results({"verdict": "verified", "dkim_domains": ["example.org"]})
+    'dkim=pass header.d=example.org; arc=none'
+    >>> arc_results({"verdict": "failed", "dkim_domains": []})
+    'dkim=fail; arc=none'
+    """
+    domains = identity.get("dkim_domains") or []
+    parts = [f"dkim=pass header.d={d}" for d in domains if isinstance(d, str)
+             and re.fullmatch(r"[A-Za-z0-9.-]+", d)]
+    if not parts:
+        parts = ["dkim=fail" if identity.get("verdict") == "failed" else "dkim=none"]
+    return "; ".join(parts + ["arc=none"])
 
 
 _RCPT = re.compile(r"^[^\s<>@]+@[^\s<>@]+$")

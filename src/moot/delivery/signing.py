@@ -49,9 +49,10 @@ def _eol(data: bytes) -> bytes:
     return b"\r\n" if first > 0 and data[first - 1:first] == b"\r" else b"\n"
 
 
-def covered(data: bytes) -> list[bytes]:
+def covered(data: bytes, later: frozenset[str] = frozenset()) -> list[bytes]:
     """The ``h=`` list for ``data``: each field of :data:`SIGNED` as often as it occurs, and
-    once more for :data:`SEALED`.
+    once more for :data:`SEALED` -- except the fields in ``later``, which will be added to
+    each copy after signing (a member's own List-Unsubscribe): they are left out.
 
     >>> covered(b"From: a@example.org\\nReceived: x\\nTo: b\\nto: c\\n\\nhi")
     [b'from', b'from', b'reply-to', b'to', b'to', b'to', b'cc', b'subject', b'date', \
@@ -60,7 +61,7 @@ b'message-id', b'list-id', b'list-unsubscribe', b'list-unsubscribe-post', b'list
     names = [m.group(1).lower() for m in re.finditer(
         rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:", data[:header_end(data)], re.MULTILINE)]
     counts = {name: names.count(name.encode("ascii")) for name in SIGNED}
-    return [name.encode("ascii") for name in SIGNED
+    return [name.encode("ascii") for name in SIGNED if name not in later
             for _ in range(counts[name] + (name in SEALED))]
 
 
@@ -97,13 +98,15 @@ class Signer:
             raise ValueError(f"could not sign the message: {exc}") from None
         return bytes(field) + data
 
-    def arc_seal(self, data: bytes, auth_results: str) -> bytes:
+    def arc_seal(self, data: bytes, auth_results: str, *,
+                 later: frozenset[str] = frozenset()) -> bytes:
         """``data`` with the next ARC set on top: ARC-Seal, ARC-Message-Signature and
         ARC-Authentication-Results.  ``auth_results`` is what we found on arrival, as an
         Authentication-Results value (``dkim=pass header.d=example.net; arc=none``); our
         authserv-id is put in front when it does not begin with it.  It must carry an
         ``arc=`` result when ``data`` already has an ARC chain: it becomes the seal's ``cv=``
-        (RFC 8617).
+        (RFC 8617).  ``later``: fields each copy gets after sealing, left uncovered (see
+        :func:`covered`), so one seal serves every member's copy.
 
         The fields are computed on a copy whose own Authentication-Results fields are
         replaced by this one; no signature covers those fields, so the set verifies on
@@ -120,7 +123,8 @@ class Signer:
         copy = b"Authentication-Results: " + value.encode("utf-8") + eol + kept + data[after:]
         try:
             fields = dkim.arc_sign(copy, self._selector, self._domain, self._key,
-                                   self._authserv, include_headers=covered(data), linesep=eol)
+                                   self._authserv, include_headers=covered(data, later),
+                                   linesep=eol)
         except dkim.DKIMException as exc:
             raise ValueError(f"could not seal the message: {exc}") from None
         except NameError:  # dkimpy found no authres module

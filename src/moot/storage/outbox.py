@@ -30,6 +30,7 @@ class Delivery:
     mail_from: str
     data: bytes
     recipients: tuple[tuple[int, str, bool], ...]  # (row id, address, personal)
+    message_pk: int | None = None  # the archived post it is a copy of, if any
 
 
 def enqueue(conn: Connection, *, list_id: int | None, kind: str, mail_from: str, data: bytes,
@@ -76,7 +77,8 @@ def due(conn: Connection, now: datetime, limit: int = 500, *, worker: str = "") 
     messages = {m.id: m for m in conn.execute(
         select(s.outbox).where(s.outbox.c.id.in_(list(by_outbox))))}
     return [Delivery(oid, messages[oid].list_id, messages[oid].kind, messages[oid].mail_from,
-                     decode(messages[oid].codec, messages[oid].data), tuple(rcpts))
+                     decode(messages[oid].codec, messages[oid].data), tuple(rcpts),
+                     messages[oid].message_pk)
             for oid, rcpts in sorted(by_outbox.items())]
 
 
