@@ -279,14 +279,26 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
                                ("held posts", lambda now: expire_held(moot.engine, now)),
                                ("held summaries", lambda now: send_hold_summaries(
                                    moot.engine, moot.membership, now)),
-                               ("outbound queue", purge_outbox)], after=wake.set)
+                               ("outbound queue", purge_outbox)], after=wake.set, gap=10.0)
     moot.inbound.after_commit.append(housekeeper.poke)
     inbound = InboundQueue(moot.inbound)
+    # Checking who sent a post (DKIM: RSA and DNS) is CPU work that would slow the writer
+    # sharing this process's interpreter lock: it runs in a process of its own.
+    checker = None
+    check = None
+    if moot.verifier is not None or moot.settings.spamc:
+        from concurrent.futures import ProcessPoolExecutor
+
+        checker = ProcessPoolExecutor(1, mp_context=ctx, initializer=_start_checker,
+                                      initargs=(moot.settings,))
+
+        async def check(raw: bytes) -> tuple[Any, str | None]:
+            return await loop.run_in_executor(checker, _check_post, raw)
+
     lmtp_server = None
     if lmtp is not None:
         lmtp_server = await loop.create_server(
-            make_server(LMTPHandler(moot.resolve, inbound, moot.refused_sender,
-                                    moot.check_post)),
+            make_server(LMTPHandler(moot.resolve, inbound, moot.refused_sender, check)),
             lmtp[0], lmtp[1])
     web = uvicorn.Server(uvicorn.Config(create_app(moot), host=http[0], port=http[1],
                                         log_level="warning", lifespan="off"))
@@ -301,11 +313,44 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
         await asyncio.to_thread(inbound.close)
         await asyncio.to_thread(indexer.close)
         await asyncio.to_thread(housekeeper.close)
+        if checker is not None:
+            for process in list(getattr(checker, "_processes", {}).values()):
+                process.terminate()  # a check in flight is for a post not yet answered
+            checker.shutdown(wait=False, cancel_futures=True)
         supervisor.cancel()
         for p in deliveries:
             p.terminate()  # they mark as they go; a copy in flight may be sent again
         for p in deliveries:
             await asyncio.to_thread(p.join, 10)
+
+
+_checking: Moot | None = None  # the checker process's own (see serve)
+
+
+def _start_checker(settings: Settings) -> None:
+    """In the checker process: its own moot, and an exit as soon as the server is gone (a
+    killed server must not leave it holding the server's pipes)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    global _checking
+    _checking = build(settings)
+    parent = os.getppid()
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+
+    def orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=orphaned, daemon=True).start()
+
+
+def _check_post(raw: bytes) -> tuple[Identity | None, str | None]:
+    assert _checking is not None
+    return _checking.check_post(raw)
 
 
 def run_delivery(settings: Settings, relay: tuple[str, int], wake: Any, parent: int) -> None:

@@ -123,3 +123,32 @@ def test_the_spam_filter_flags_posts(site: Moot, tmp_path: Path) -> None:
     assert (status, why) == ("held", "looks like spam (fake-spamc: 9.1/5.0)")
     assert post(site, message(9, "Carol <carol@elsewhere.example>"),
                 "carol@elsewhere.example")[0] == "accepted"
+
+
+def test_the_server_checks_posts_in_a_process_of_its_own(moot: Moot, data_dir: Path,
+                                                         tmp_path: Path) -> None:
+    """Through a real LMTP conversation: the check (here a spam filter) runs in the server's
+    checker process, and its verdict reaches the rules."""
+    import os
+
+    from tests.inbound.test_end_to_end import Server
+    from tests.web.test_serve import free_port, running, wait_until_up
+
+    spamc = tmp_path / "fake-spamc"
+    spamc.write_text("#!/bin/sh\nif grep -q 'cheap pills' ; then echo 9.9/5.0; exit 1; fi\n")
+    spamc.chmod(0o755)
+    with open(data_dir / "moot.toml", "a") as toml:
+        toml.write(f'\nspamc = "{spamc}"\n')
+    moot.store.create_list(LIST, posting_policy="open")
+    http, lmtp = free_port(), free_port()
+    args = ["--data", str(data_dir), "serve", "--http", f"127.0.0.1:{http}",
+            "--lmtp", f"127.0.0.1:{lmtp}", "--relay", "127.0.0.1:9"]
+    with running(args, dict(os.environ)) as proc:
+        wait_until_up(proc, f"http://127.0.0.1:{http}/healthz")
+        srv = Server(f"http://127.0.0.1:{http}", lmtp, None, data_dir)  # type: ignore[arg-type]
+        spam = message(20, "Carol <carol@elsewhere.example>").replace(b"Hello", b"cheap pills")
+        code, text = srv.lmtp("carol@elsewhere.example", [LIST], spam)[LIST]
+        assert code == 250 and b"held" in text and b"9.9/5.0" in text
+        ok = srv.lmtp("carol@elsewhere.example", [LIST],
+                      message(21, "Carol <carol@elsewhere.example>"))
+        assert ok[LIST][0] == 250 and b"held" not in ok[LIST][1]

@@ -179,6 +179,8 @@ class Verifier:
 
     def _dkim(self, raw: bytes, fields: list[tuple[str, str]]) -> list[DkimResult]:
         signatures = [value for name, value in fields if name == "dkim-signature"]
+        if not signatures:
+            return []  # (dkimpy would parse the whole message to find none)
         try:
             checker = dkim.DKIM(raw, logger=_DkimpyLog(), minkey=MIN_KEY_BITS)
         except Exception:  # noqa: BLE001 - dkimpy refuses a header line it can't read

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import Envelope, Session
@@ -51,15 +51,15 @@ class LMTPHandler:
 
     def __init__(self, resolve: Callable[..., Recipient | None], inbound: InboundQueue,
                  refused: Callable[[Recipient, str], str | None] | None = None,
-                 check: Callable[[bytes], tuple[Identity | None, str | None]] | None = None
-                 ) -> None:
+                 check: Callable[[bytes], Awaitable[tuple[Identity | None, str | None]]]
+                 | None = None) -> None:
         self.resolve = resolve
         self.inbound = inbound
         # Who really sent a post, and whether the spam filter flags it: asked once per message
-        # that goes to a list, in a thread (DNS, spamc), before the writer sees it.
+        # that goes to a list (DNS, spamc: off the event loop), before the writer sees it.
         self.check = check
         # Why mail from this envelope sender to this address is refused at once (a ban), if
-        # it is: asked at each RCPT, so it must answer from memory.
+        # it is: asked at each RCPT on the event loop, so it must answer from memory.
         self.refused = refused
 
     async def handle_RCPT(self, server: LMTP, session: Session, envelope: Envelope,
@@ -75,7 +75,9 @@ class LMTPHandler:
             return f"550 5.1.1 <{address}>: no such list here"
         if self.refused is not None:
             try:
-                why = await asyncio.to_thread(self.refused, target, envelope.mail_from or "")
+                # From memory; the bans are read again every few seconds, a quick query that
+                # is not worth a thread hop at every RCPT.
+                why = self.refused(target, envelope.mail_from or "")
             except Exception:  # noqa: BLE001 - the database is down: the mail server retries
                 log.exception("cannot check bans for %s", address)
                 return "451 4.3.0 cannot check the sender now; try again later"
@@ -95,7 +97,7 @@ class LMTPHandler:
         identity, spam = None, None
         if self.check is not None and any(t.kind == "post" for t in targets):
             try:
-                identity, spam = await asyncio.to_thread(self.check, raw)
+                identity, spam = await self.check(raw)
             except Exception:  # noqa: BLE001 - unchecked is better than refused
                 log.exception("checking the sender failed; the post goes on unchecked")
         futures = [asyncio.wrap_future(self.inbound.submit(

@@ -17,6 +17,7 @@ that arrive together are committed together (one fsync for many posts).
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -52,6 +53,8 @@ from moot.storage.lists import get_config
 from moot.storage.store import Incoming, Store, now_utc, sha256
 
 log = logging.getLogger("moot.inbound")
+
+SENDER_LISTS_FOR = 2.0  # seconds a list's bans and sender rules are remembered
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class _Accepted:
     sender: str
     incoming: Incoming | None = None
     identity: Identity | None = None
+    member: bool = True  # the sender is a member (False: nothing to count for them)
 
 
 @dataclass
@@ -121,6 +125,8 @@ class Inbound:
     base_url: str
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     _rosters: dict[int, tuple[float, Roster]] = field(default_factory=dict, repr=False)
+    _senders_cache: dict[int, tuple[float, list[str], Any]] = field(default_factory=dict,
+                                                                    repr=False)
     clock: Callable[[], datetime] = now_utc  # naive UTC; tests move it
 
     # -- entry points -------------------------------------------------------------------------
@@ -186,13 +192,9 @@ class Inbound:
                                mime_types=bool(config.content_types))
         sender = post.sender or post.envelope_sender
         member = m.get_member(conn, config.id, sender) if sender else None
-        if ("bans", config.id) not in cache:
-            cache["bans", config.id] = m.ban_patterns(conn, config.id, now)
-        patterns = cache["bans", config.id]
+        patterns, rules = self._sender_lists(conn, config.id, now)
         ban = first_match(patterns, sender) or first_match(patterns, post.envelope_sender)
-        if ("senders", config.id) not in cache:
-            cache["senders", config.id] = senders.rules(conn, config.id)
-        rule = senders.first_rule(cache["senders", config.id], sender) if sender else None
+        rule = senders.first_rule(rules, sender) if sender else None
         accepted = 0
         if member is not None and config.new_member_posts > 0:
             accepted = senders.accepted_posts(conn, config.id, member.email)
@@ -221,7 +223,25 @@ class Inbound:
             self._notify_hold(conn, config, job, parsed, sender, hid, list(reasons), now,
                               tell_moderators=mod.tell_at_once(earlier))
             return Outcome("held", reasons)
-        return _Accepted(config, job.raw, parsed, sender, identity=identity)
+        return _Accepted(config, job.raw, parsed, sender, identity=identity,
+                         member=member is not None)
+
+    def _sender_lists(self, conn: Connection, list_id: int, now: datetime
+                      ) -> tuple[list[str], Any]:
+        """The list's ban patterns (its own and the site's) and sender rules, read again
+        after :data:`SENDER_LISTS_FOR` seconds: at a few hundred posts a second, reading
+        them for every batch cost a tenth of the writer's time.  A new ban or rule takes
+        effect within that time."""
+        cached = self._senders_cache.get(list_id)
+        if cached is None or time.monotonic() - cached[0] > SENDER_LISTS_FOR:
+            cached = (time.monotonic(), m.ban_patterns(conn, list_id, now),
+                      senders.rules(conn, list_id))
+            self._senders_cache[list_id] = cached
+        return cached[1], cached[2]
+
+    def forget_sender_lists(self) -> None:
+        """Read bans and sender rules afresh at the next post (after changing them here)."""
+        self._senders_cache.clear()
 
     def _roster(self, conn: Connection, list_id: int) -> Roster:
         """The list's members prepared for look-alike checks, remade every minute."""
@@ -241,7 +261,8 @@ class Inbound:
         by_list: dict[int, list[_Accepted]] = {}
         for p in posts:
             if p.config.archive_policy != "none":
-                p.incoming = Incoming(p.raw, p.parsed, sha256(p.raw))
+                p.incoming = Incoming(p.raw, p.parsed, sha256(p.raw), identity=json.dumps(
+                    p.identity.as_json(), ensure_ascii=False) if p.identity else None)
                 by_list.setdefault(p.config.id, []).append(p)
         keys: dict[int, int] = {}  # id(Incoming) -> message key
         for list_id, group in by_list.items():
@@ -273,12 +294,10 @@ class Inbound:
                 cache["digest", config.id] = digests.has_digest_members(conn, config.id)
             if cache["digest", config.id]:
                 digests.queue_post(conn, config.id, data, now)
-            senders.count_accepted(conn, config.id, sender)  # new members: one post nearer trust
-            if p.identity is not None:
-                if pk is not None:
-                    self.store.set_identity(conn, pk, p.identity.as_json())
-                if p.identity.verdict == "verified":
-                    m.count_auth_pass(conn, config.id, sender, now)
+            if p.member:
+                senders.count_accepted(conn, config.id, sender)  # one post nearer trust
+            if p.identity is not None and p.identity.verdict == "verified" and p.member:
+                m.count_auth_pass(conn, config.id, sender, now)
             out.append(Outcome("accepted", message_pk=pk))
         return out
 
@@ -385,6 +404,7 @@ class Inbound:
         except BadSetting:
             return
         audit.record(conn, config.id, by, "sender-rule:accept", pattern, "", now)
+        self.forget_sender_lists()
 
     def _by_token(self, conn: Connection, config: ListConfig, job: Job, parsed: ParsedMessage,
                   now: datetime) -> Outcome | None:

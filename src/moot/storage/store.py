@@ -15,7 +15,6 @@ links two threads merges them.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,6 +51,7 @@ class Incoming:
     mbox_from: str | None = None
     envelope_date: datetime | None = None
     compressed: bytes | None = None  # zstd of ``raw``, when the caller has made it already
+    identity: str | None = None  # JSON: what was found about the sender (posts only)
 
 
 @dataclass
@@ -87,11 +87,6 @@ class Store:
         self.engine = engine
 
     # -- lists -------------------------------------------------------------------------------
-
-    def set_identity(self, conn: Connection, message_pk: int, identity: dict[str, Any]) -> None:
-        """What was found about the sender of an archived post (shown with the message)."""
-        conn.execute(update(s.messages).where(s.messages.c.id == message_pk)
-                     .values(identity=json.dumps(identity, ensure_ascii=False)))
 
     def create_list(self, address: str, *, display_name: str = "", description: str = "",
                     posting_policy: str = "members", archive_policy: str = "public") -> int:
@@ -372,6 +367,7 @@ _MESSAGE_COLUMNS = (
     "id", "list_id", "sha256", "message_id", "message_id_generated", "thread_id", "from_name",
     "from_addr", "date_utc", "date_raw", "sort_date", "subject", "in_reply_to", "references",
     "size", "body_text", "has_html", "attachment_count", "problems", "mbox_from", "received_at",
+    "identity",
 )
 
 
@@ -381,7 +377,7 @@ def _message_row(key: int, list_id: int, item: Incoming, thread_id: int,
     return (key, list_id, item.digest, p.message_id, p.message_id_generated, thread_id,
             p.from_name, p.from_addr, p.date_utc, p.date_raw, _sort_date(item, received),
             p.subject, p.in_reply_to, " ".join(p.references), p.size, p.body_text, p.has_html,
-            len(p.attachments), "\n".join(p.problems), item.mbox_from, received)
+            len(p.attachments), "\n".join(p.problems), item.mbox_from, received, item.identity)
 
 
 def _reserve_ids(conn: Connection, table: Table, n: int) -> list[int]:
