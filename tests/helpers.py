@@ -41,3 +41,15 @@ def write_mbox(path: Path, messages: list[bytes]) -> Path:
         for raw in messages:
             f.write(mboxrd_entry(None, "sender@example.org", datetime(2026, 3, 2), raw))
     return path
+
+
+def dkim_keypair() -> tuple[bytes, str]:
+    """A fresh 2048-bit RSA key made with openssl: (PEM private key, the DKIM TXT record
+    publishing its public half)."""
+    import base64
+    import subprocess
+
+    pem = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"], input=pem,
+                         capture_output=True, check=True).stdout
+    return pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode("ascii")

@@ -101,21 +101,13 @@ class Moot:
         """Checks DKIM and ARC on posts as they come in; None with ``dns = "off"``."""
         from moot.inbound.authentication import Verifier, dnspython_txt
 
-        servers = self.settings.nameservers
-        if servers == []:
+        if self.settings.nameservers == []:
             return None
         trusted = [a.strip() for a in self.settings.trusted_authserv.split(",") if a.strip()]
+        servers = self.settings.name_servers()
         if servers is None:
             return Verifier(trusted_authserv=trusted)
-        hosts, port = [], 53
-        for server in servers:
-            host, colon, number = server.rpartition(":")
-            if colon and number.isdigit() and ":" not in host:
-                hosts.append(host)
-                port = int(number)
-            else:
-                hosts.append(server)
-        return Verifier(dnspython_txt(hosts, port=port), trusted_authserv=trusted)
+        return Verifier(dnspython_txt(servers[0], port=servers[1]), trusted_authserv=trusted)
 
     def check_post(self, raw: bytes) -> tuple[Identity | None, str | None]:
         """Who really sent a post (None: not checked) and why the spam filter flags it (None:
@@ -393,7 +385,7 @@ def run_delivery(settings: Settings, relay: tuple[str, int], wake: Any, parent: 
 
     sender = Sender(moot.engine, relay, moot.membership.unsubscribe_url,
                     wait_for_work=wait_for_work, idle_wait=2.0,
-                    dmarc=policies_for(settings.nameservers), signer=settings.signer(),
+                    dmarc=policies_for(settings), signer=settings.signer(),
                     name=f"{socket.gethostname()}:{os.getpid()}",
                     connections=settings.connections,
                     retry_for=timedelta(hours=settings.retry_for_hours))

@@ -61,6 +61,27 @@ class Settings:
             return []
         return [s.strip() for s in self.dns.split(",") if s.strip()]
 
+    def name_servers(self) -> tuple[list[str], int] | None:
+        """The ``dns`` setting as (addresses, port) for dnspython; None: the system's resolver
+        (check :attr:`nameservers` ``== []`` for "off" first).  Each entry is ``IP`` or
+        ``IP:PORT`` (one port for all; IPv6 addresses without a port).
+
+        >>> Settings(Path("."), "", dns="127.0.0.1:5353").name_servers()
+        (['127.0.0.1'], 5353)
+        """
+        servers = self.nameservers
+        if not servers:
+            return None
+        hosts, port = [], 53
+        for server in servers:
+            host, colon, number = server.rpartition(":")
+            if colon and number.isdigit() and ":" not in host:
+                hosts.append(host)
+                port = int(number)
+            else:
+                hosts.append(server)
+        return hosts, port
+
     def signer(self) -> Signer | None:
         """The DKIM signer ``dkim_key`` asks for, or None; a key that cannot be read is a
         :class:`ConfigError` saying so."""

@@ -17,6 +17,7 @@ from moot.delivery.sender import RelayDown, Sender
 from moot.storage import outbox
 from moot.storage import schema as s
 from moot.storage.store import now_utc
+from tests.helpers import dkim_keypair
 from tests.web.test_serve import free_port
 
 MESSAGE = b"From: dev-request@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
@@ -396,18 +397,14 @@ def test_each_member_gets_a_footer_of_their_own(moot: Moot) -> None:
 
 def test_copies_are_dkim_signed_by_the_lists_domain(moot: Moot, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import dataclasses
-    import subprocess
 
     import dkim
 
     from tests.delivery.test_signing import dns
 
-    pem = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True).stdout
-    der = subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"], input=pem,
-                         capture_output=True, check=True).stdout
-    import base64
+    key = dkim_keypair()
+    pem = key[0]
 
-    key = (pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode("ascii"))
     (moot.settings.data_dir / "dkim.pem").write_bytes(pem)
     settings = dataclasses.replace(moot.settings, dkim_key="dkim.pem", dkim_selector="moot1",
                                    dkim_domain="lists.example.org")
@@ -440,9 +437,7 @@ def test_copies_are_dkim_signed_by_the_lists_domain(moot: Moot, tmp_path) -> Non
 
 
 def test_posts_go_out_arc_sealed_with_what_was_found_on_arrival(moot: Moot) -> None:
-    import base64
     import dataclasses
-    import subprocess
 
     import dkim
 
@@ -452,10 +447,8 @@ def test_posts_go_out_arc_sealed_with_what_was_found_on_arrival(moot: Moot) -> N
     from moot.storage.lists import get_config
     from tests.delivery.test_signing import dns
 
-    pem = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True).stdout
-    der = subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"], input=pem,
-                         capture_output=True, check=True).stdout
-    key = (pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode("ascii"))
+    key = dkim_keypair()
+    pem = key[0]
     (moot.settings.data_dir / "dkim.pem").write_bytes(pem)
     settings = dataclasses.replace(moot.settings, dkim_key="dkim.pem", dkim_selector="moot1",
                                    dkim_domain="lists.example.org")

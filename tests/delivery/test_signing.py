@@ -3,8 +3,6 @@ message after the new fields byte for byte as it was."""
 
 from __future__ import annotations
 
-import base64
-import subprocess
 from collections.abc import Callable
 
 import dkim
@@ -12,6 +10,7 @@ import dkim.util
 import pytest
 
 from moot.delivery.signing import SEALED, Signer, covered
+from tests.helpers import dkim_keypair
 
 # A list's copy: list header fields, RFC 8058 one-click, a folded field, 8-bit text.
 COPY = ("From: Ada Quill <ada@example.org>\r\n"
@@ -35,10 +34,7 @@ COPY = ("From: Ada Quill <ada@example.org>\r\n"
 
 @pytest.fixture(scope="module")
 def key() -> tuple[bytes, str]:
-    pem = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True).stdout
-    der = subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"], input=pem,
-                         capture_output=True, check=True).stdout
-    return pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode("ascii")
+    return dkim_keypair()
 
 
 @pytest.fixture

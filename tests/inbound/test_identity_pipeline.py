@@ -4,9 +4,7 @@ see it, and the holds a list owner would see."""
 
 from __future__ import annotations
 
-import base64
 import json
-import subprocess
 from pathlib import Path
 
 import dkim
@@ -23,16 +21,14 @@ from moot.storage import schema as s
 from moot.storage.lists import get_config, update_settings
 from moot.storage.store import now_utc
 from moot.web.app import create_app
+from tests.helpers import dkim_keypair
 
 LIST = "dev@lists.example.org"
 
 
 @pytest.fixture(scope="module")
 def key() -> tuple[bytes, str]:
-    pem = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True).stdout
-    der = subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"], input=pem,
-                         capture_output=True, check=True).stdout
-    return pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode("ascii")
+    return dkim_keypair()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import dns.asyncresolver
 import dns.rdatatype
@@ -24,6 +25,9 @@ import dns.rdtypes.txtbase
 import dns.resolver
 
 from moot.core.dmarc import lookup_names, policy_from_answer
+
+if TYPE_CHECKING:
+    from moot.config import Settings
 
 log = logging.getLogger("moot.delivery.dmarc")
 
@@ -112,23 +116,12 @@ class DmarcPolicies:
         self._cache[key] = (expiry, found)
 
 
-def policies_for(nameservers: list[str] | None) -> DmarcPolicies | None:
-    """The look-ups the ``dns`` setting asks for: None (the system's resolver), [] (none at
-    all: no mitigation) or addresses, each ``IP`` or ``IP:PORT`` (one port for all).
-
-    >>> policies_for([]) is None
-    True
-    """
-    if nameservers is None:
-        return DmarcPolicies()
-    if not nameservers:
+def policies_for(settings: Settings) -> DmarcPolicies | None:
+    """The look-ups the ``dns`` setting asks for: the system's resolver, none at all ("off":
+    no mitigation), or the given name servers."""
+    if settings.nameservers == []:
         return None
-    hosts, port = [], 53
-    for server in nameservers:
-        host, colon, number = server.rpartition(":")
-        if colon and number.isdigit() and "]" not in number and host.count(":") == 0:
-            hosts.append(host)
-            port = int(number)
-        else:
-            hosts.append(server)
-    return DmarcPolicies(dnspython_lookup(hosts, port=port))
+    servers = settings.name_servers()
+    if servers is None:
+        return DmarcPolicies()
+    return DmarcPolicies(dnspython_lookup(servers[0], port=servers[1]))
