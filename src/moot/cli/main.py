@@ -442,6 +442,7 @@ def _demo_members(moot: Moot, address: str) -> None:
 # The list server's commands live in their own module; importing it registers them.
 import moot.cli.bans  # noqa: E402,F401
 import moot.cli.listserver  # noqa: E402,F401
+import moot.cli.users  # noqa: E402,F401
 from moot.cli.digest import digest_app  # noqa: E402
 
 app.add_typer(digest_app, name="digest")

@@ -308,6 +308,41 @@ audit_log = Table(
     Index(None, "list_id", "at"),
 )
 
+# Web accounts: a person with a password, the addresses they proved are theirs, and their
+# sessions (a signed cookie names one; revoking it ends the session wherever it is).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # lower case; log-in name
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("confirmed_at", DateTime, nullable=True),  # NULL: the address is not proved yet
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+user_addresses = Table(
+    "user_addresses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("confirmed_at", DateTime, nullable=True),
+    Index(None, "user_id"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the cookie's secret, hex
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+    Index(None, "user_id"),
+)
+
 # The outbound queue.  A message to send is written once (outbox) in the same transaction as
 # what caused it (an archived post, a confirmation request); each recipient is a row of its own
 # (outbox_recipients) that the sender marks as it goes.
