@@ -142,3 +142,11 @@ def test_metrics_count_without_naming_anyone(client: TestClient, moot: Moot) -> 
     assert lines["moot_held_posts"] == "0"
     assert all(name.startswith("moot_") for name in lines)
     assert "zed" not in r.text
+
+
+def test_the_join_page_has_a_plain_title(client: TestClient, moot: Moot) -> None:
+    moot.store.create_list(LIST)
+    page = client.get(f"/l/{LIST}/subscribe").text
+    title = page.split("<title>")[1].split("</title>")[0]
+    assert title == "Join dev · moot"
+    assert page.count('action="/l/dev@example.org/leave"') == 1
