@@ -2,13 +2,19 @@
 site.  ``moot user create`` makes them; the web's sign-up, log-in and sessions (the accounts
 issue) build on this.
 
-What it won't do yet: sign-up by mail, sessions, log-in pages, linking more addresses.
+Sessions: the cookie holds a random token (signed by the web layer); the database keeps only
+its hash, so a stolen database opens no session, and ending a session there ends it
+everywhere.
+
+What it won't do yet: sign-up by mail, password reset, linking more addresses.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -104,3 +110,60 @@ def all_users(conn: Connection) -> list[User]:
 
 def count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(s.users)).scalar_one())
+
+
+# -- sessions -------------------------------------------------------------------------------
+
+SESSION_FOR = timedelta(days=14)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(conn: Connection, user: User, now: datetime) -> str:
+    """A new session for ``user``; the token for the cookie (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    conn.execute(insert(s.sessions), {"id": _digest(token), "user_id": user.id,
+                                      "created_at": now, "expires_at": now + SESSION_FOR})
+    return token
+
+
+def session_user(conn: Connection, token: str, now: datetime) -> User | None:
+    """The account a session token is for, if the session is still open."""
+    q = (select(s.users).join(s.sessions, s.sessions.c.user_id == s.users.c.id)
+         .where(s.sessions.c.id == _digest(token), s.sessions.c.revoked_at.is_(None),
+                s.sessions.c.expires_at > now, s.users.c.disabled.is_(False)))
+    row = conn.execute(q).first()
+    return _user(row) if row else None
+
+
+def end_session(conn: Connection, token: str, now: datetime) -> None:
+    conn.execute(update(s.sessions).where(s.sessions.c.id == _digest(token))
+                 .values(revoked_at=now))
+
+
+def end_all_sessions(conn: Connection, user_id: int, now: datetime) -> int:
+    """Log the account out everywhere (a password change, a stolen laptop)."""
+    return conn.execute(update(s.sessions).where(s.sessions.c.user_id == user_id,
+                                                 s.sessions.c.revoked_at.is_(None))
+                        .values(revoked_at=now)).rowcount
+
+
+def addresses(conn: Connection, user_id: int) -> list[str]:
+    """The account's confirmed addresses."""
+    a = s.user_addresses.c
+    return list(conn.execute(select(a.email).where(a.user_id == user_id,
+                                                   a.confirmed_at.is_not(None))).scalars())
+
+
+def may_read(conn: Connection, user: User | None, list_id: int) -> bool:
+    """Whether an account may read a private list's archive: a site admin, or a member by one
+    of its confirmed addresses."""
+    if user is None:
+        return False
+    if user.is_admin:
+        return True
+    mine = addresses(conn, user.id)
+    return bool(mine) and conn.execute(select(s.members.c.id).where(
+        s.members.c.list_id == list_id, s.members.c.email.in_(mine)).limit(1)).first() is not None

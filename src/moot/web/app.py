@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
@@ -73,6 +74,17 @@ def create_app(moot: Moot) -> FastAPI:
     app.include_router(subscription.router)
     app.include_router(moderation.router)
     app.include_router(metrics.router)
+    from moot.web import accounts
+
+    app.include_router(accounts.router)
+
+    @app.middleware("http")
+    async def private_pages(request: Request, call_next: Any) -> Any:
+        """A private list's pages are for one reader: no shared cache may keep them."""
+        response = await call_next(request)
+        if getattr(request.state, "private", False):
+            response.headers["Cache-Control"] = "private, no-store"
+        return response
     return app
 
 

@@ -52,6 +52,15 @@ def readable_list(request: Request, address: str) -> Row[Any]:
         row = _moot(request).archive.get_list(address)
     except ListNotFound:
         raise HTTPException(404, f"There is no public list {address} here.") from None
+    if row.archive_policy == "private":
+        from moot.accounts import may_read
+        from moot.web.accounts import current_user
+
+        user = current_user(request)
+        with _moot(request).engine.connect() as conn:
+            if may_read(conn, user, row.id):
+                request.state.private = True  # not for shared caches (see web/app.py)
+                return row
     if row.archive_policy != "public":
         raise HTTPException(404, f"There is no public list {address} here.")
     return row
