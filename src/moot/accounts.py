@@ -167,3 +167,52 @@ def may_read(conn: Connection, user: User | None, list_id: int) -> bool:
     mine = addresses(conn, user.id)
     return bool(mine) and conn.execute(select(s.members.c.id).where(
         s.members.c.list_id == list_id, s.members.c.email.in_(mine)).limit(1)).first() is not None
+
+
+# -- sign-up and password reset -------------------------------------------------------------
+
+def find_user(conn: Connection, email: str) -> Row[Any] | None:
+    return conn.execute(select(s.users).where(s.users.c.email == email.strip().lower())).first()
+
+
+def user_row(conn: Connection, user_id: int) -> Row[Any] | None:
+    return conn.execute(select(s.users).where(s.users.c.id == user_id)).first()
+
+
+def sign_up(conn: Connection, email: str, password: str, now: datetime) -> int | None:
+    """A new account waiting for its address to be confirmed; its id, or None when the
+    address already has an account (the caller must not say so: see web/accounts.py)."""
+    email = email.strip().lower()
+    if not valid_email(email):
+        raise AccountError(f"{email!r} is not an address like someone@example.org")
+    check_password(password, email)
+    if find_user(conn, email) is not None:
+        return None
+    uid = int(conn.execute(insert(s.users).returning(s.users.c.id), {
+        "email": email, "password_hash": _HASHER.hash(password), "is_admin": False,
+        "created_at": now, "confirmed_at": None, "disabled": False}).scalar_one())
+    conn.execute(insert(s.user_addresses), {"user_id": uid, "email": email,
+                                            "confirmed_at": None})
+    return uid
+
+
+def confirm(conn: Connection, user_id: int, now: datetime) -> bool:
+    """The account's address is proved (its confirmation link was followed)."""
+    done = conn.execute(update(s.users).where(s.users.c.id == user_id,
+                                              s.users.c.confirmed_at.is_(None))
+                        .values(confirmed_at=now)).rowcount
+    conn.execute(update(s.user_addresses).where(s.user_addresses.c.user_id == user_id,
+                                                s.user_addresses.c.confirmed_at.is_(None))
+                 .values(confirmed_at=now))
+    return done > 0
+
+
+def set_password(conn: Connection, user_id: int, password: str, now: datetime) -> None:
+    """A new password (a reset): every open session ends."""
+    row = user_row(conn, user_id)
+    if row is None:
+        raise AccountError("no such account")
+    check_password(password, row.email)
+    conn.execute(update(s.users).where(s.users.c.id == user_id)
+                 .values(password_hash=_HASHER.hash(password)))
+    end_all_sessions(conn, user_id, now)

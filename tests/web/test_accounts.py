@@ -111,3 +111,84 @@ def test_next_never_leads_off_the_site(client: TestClient) -> None:
                                     "csrf": csrf(client), "next": "//evil.example/x"},
                     follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+# -- sign-up and password reset --------------------------------------------------------------
+
+def mail_to(site: Moot, who: str) -> list[str]:
+    """The text of every message queued for ``who``, oldest first."""
+    import email
+    from email.policy import default
+
+    from sqlalchemy import select
+
+    from moot.storage import schema as s
+    from moot.storage.codec import decode
+
+    with site.engine.connect() as conn:
+        rows = conn.execute(select(s.outbox.c.codec, s.outbox.c.data).join(s.outbox_recipients)
+                            .where(s.outbox_recipients.c.rcpt == who)
+                            .order_by(s.outbox.c.id)).all()
+    return [email.message_from_bytes(decode(r.codec, r.data), policy=default).get_content()
+            for r in rows]
+
+
+def link(text: str, path: str) -> str:
+    found = re.search(rf"http://[^/\s]+({re.escape(path)}\S+)", text)
+    assert found, text
+    return found.group(1)
+
+
+def test_sign_up_confirm_by_mail_and_log_in(client: TestClient, site: Moot) -> None:
+    r = client.post("/signup", data={"email": "New@Example.org", "password": PASSWORD,
+                                     "csrf": csrf(client, "/signup")})
+    assert r.status_code == 200 and "Check your mail" in r.text
+    assert log_in(client, "new@example.org") == 401  # not confirmed yet
+    [mail] = mail_to(site, "new@example.org")
+    path = link(mail, "/signup/confirm/")
+    assert "Confirm" in client.get(path).text  # a GET changes nothing
+    assert log_in(client, "new@example.org") == 401
+    token = csrf(client, path)
+    assert "is confirmed" in client.post(path, data={"csrf": token}).text
+    assert log_in(client, "new@example.org") == 303
+    # A forged link does nothing.
+    bad = path[:-3] + "abc"
+    assert client.post(bad, data={"csrf": csrf(client, bad)}).status_code == 400
+
+
+def test_sign_up_never_tells_whether_an_address_has_an_account(client: TestClient,
+                                                               site: Moot) -> None:
+    r = client.post("/signup", data={"email": "mem@example.org", "password": PASSWORD,
+                                     "csrf": csrf(client, "/signup")})
+    assert "Check your mail" in r.text
+    [mail] = mail_to(site, "mem@example.org")
+    assert "already has" in mail and "/signup/confirm/" not in mail
+    weak = client.post("/signup", data={"email": "x@example.org", "password": "short",
+                                        "csrf": csrf(client, "/signup")})
+    assert weak.status_code == 400 and "at least 10 characters" in weak.text
+
+
+def test_reset_a_password_once(client: TestClient, site: Moot) -> None:
+    assert log_in(client, "mem@example.org") == 303
+    old_session = client.cookies.get(web_accounts.COOKIE)
+    client.cookies.clear()
+    r = client.post("/reset", data={"email": "mem@example.org", "csrf": csrf(client, "/reset")})
+    assert "If mem@example.org has an account" in r.text
+    r = client.post("/reset", data={"email": "ghost@example.org",
+                                    "csrf": csrf(client, "/reset")})
+    assert "If ghost@example.org has an account" in r.text
+    assert mail_to(site, "ghost@example.org") == []
+    path = link(mail_to(site, "mem@example.org")[-1], "/reset/")
+    new = "another long passphrase"
+    r = client.post(path, data={"password": new, "csrf": csrf(client, path)})
+    assert "Your password is set" in r.text
+    # The link is spent, the old password and the old session are dead, the new one works.
+    again = client.post(path, data={"password": "a third long passphrase",
+                                    "csrf": csrf(client, path)})
+    assert again.status_code == 400
+    assert log_in(client, "mem@example.org", PASSWORD) == 401
+    client.cookies.clear()
+    client.cookies.set(web_accounts.COOKIE, old_session or "")
+    assert client.get(f"/l/{LIST}/").status_code == 404
+    client.cookies.clear()
+    assert log_in(client, "mem@example.org", new) == 303

@@ -634,3 +634,26 @@ def expelled(
         message_id=message_id, date=date, replied=False, reply_to=appeal_address,
         from_owner=True,
     )
+
+
+def account_mail(site: str, sender: str, to: str, *, subject: str, lines: Sequence[str],
+                 message_id: str, date: datetime) -> bytes:
+    """A message about someone's web account (confirm the address, reset the password): from
+    the site, not from a list; our own text only."""
+    _address("sender", sender)
+    _address("to", to)
+    _line("site", site)
+    _line("subject", subject)
+    body = "\n".join(lines) + "\n"
+    if _CONTROL.search(body.replace("\n", " ")):
+        raise ValueError("the text holds a control character")
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = Address(display_name=site, addr_spec=sender)
+    msg["To"] = Address(addr_spec=to)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(_when("date", date))
+    msg["Message-ID"] = f"<{_message_id('message_id', message_id)}>"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["Precedence"] = "bulk"
+    msg.set_content(body, charset="utf-8", cte=None if body.isascii() else "quoted-printable")
+    return msg.as_bytes()

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import threading
 import time
 from collections import deque
+from datetime import UTC
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
@@ -132,3 +134,161 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
+
+
+# -- sign-up and password reset ---------------------------------------------------------------
+#
+# Neither page ever says whether an address has an account: the answer is always "check your
+# mail", and the mail itself tells the owner of the address what happened.
+
+CONFIRM_FOR = 2 * 24 * 3600  # seconds a confirmation link works
+RESET_FOR = 3600  # seconds a reset link works
+
+
+def _site_mail(request: Request, to: str, subject: str, lines: list[str]) -> None:
+    from urllib.parse import urlsplit
+
+    from moot.core.notices import account_mail
+    from moot.storage import outbox
+
+    moot = _moot(request)
+    base = moot.settings.base_url.rstrip("/")
+    host = urlsplit(base).hostname or "localhost"
+    sender = f"noreply@{host}"
+    data = account_mail(f"moot at {host}", sender, to, subject=subject, lines=lines,
+                        message_id=f"account.{secrets.token_hex(12)}@{host}",
+                        date=now_utc().replace(tzinfo=UTC))
+    with moot.engine.begin() as conn:
+        outbox.enqueue(conn, list_id=None, kind="notice", mail_from=sender, data=data,
+                       recipients=[to], now=now_utc())
+
+
+def _form(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+    ctx.setdefault("csrf", forms.form_token(request))
+    response = request.app.state.templates.TemplateResponse(request, name, ctx,
+                                                            status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return forms.set_cookie(request, response)  # type: ignore[return-value]
+
+
+def _client(request: Request) -> str:
+    return f"client:{request.client.host if request.client else '?'}"
+
+
+@router.get("/signup", response_class=HTMLResponse)
+def signup_form(request: Request) -> HTMLResponse:
+    return _form(request, "signup.html")
+
+
+@router.post("/signup", response_class=HTMLResponse)
+def signup(request: Request, email: str = Form(""), password: str = Form(""),
+           csrf: str = Form("")) -> HTMLResponse:
+    forms.check(request, csrf)
+    from moot.accounts import AccountError, sign_up
+    from moot.core.tokens import account_token
+
+    keys = [f"signup:{_client(request)}"]
+    if _limited(keys):
+        return _form(request, "signup.html", 429, email=email,
+                     error="Too many sign-ups from here. Wait a few minutes and try again.")
+    _failed(keys)  # every sign-up counts: five an address per ten minutes
+    email = email.strip().lower()
+    base = _moot(request).settings.base_url.rstrip("/")
+    try:
+        with _moot(request).engine.begin() as conn:
+            uid = sign_up(conn, email, password[:1000], now_utc())
+    except AccountError as exc:
+        return _form(request, "signup.html", 400, email=email, error=str(exc))
+    if uid is None:
+        _site_mail(request, email, "Your account", [
+            "Someone, probably you, tried to sign up with this address, which already has",
+            "an account. If it was you, log in, or set a new password here:",
+            f"  {base}/reset", "", "If it was not you, ignore this message."])
+    else:
+        token = account_token(_moot(request).membership.secret, "confirm", uid,
+                              int(time.time()) + CONFIRM_FOR)
+        _site_mail(request, email, "Confirm your account", [
+            "Someone, probably you, made an account with this address. To confirm it,",
+            "open this link:", f"  {base}/signup/confirm/{token}", "",
+            "If it was not you, ignore this message: the account stays unusable."])
+    return _form(request, "signup.html", sent=email)
+
+
+@router.get("/signup/confirm/{token}", response_class=HTMLResponse)
+def confirm_form(request: Request, token: str) -> HTMLResponse:
+    # A GET changes nothing (mail scanners follow links): the page has the button.
+    return _form(request, "account_confirm.html", token=token)
+
+
+@router.post("/signup/confirm/{token}", response_class=HTMLResponse)
+def confirm_account(request: Request, token: str, csrf: str = Form("")) -> HTMLResponse:
+    forms.check(request, csrf)
+    from moot.accounts import confirm
+    from moot.core.tokens import read_account_token
+
+    uid = read_account_token(_moot(request).membership.secret, "confirm", token,
+                             now=int(time.time()))
+    if uid is None:
+        return _form(request, "account_confirm.html", 400, token=token,
+                     error="This link is not valid or has expired. Sign up again.")
+    with _moot(request).engine.begin() as conn:
+        confirm(conn, uid, now_utc())
+    return _form(request, "account_confirm.html", done=True)
+
+
+@router.get("/reset", response_class=HTMLResponse)
+def reset_form(request: Request) -> HTMLResponse:
+    return _form(request, "reset.html")
+
+
+@router.post("/reset", response_class=HTMLResponse)
+def reset_request(request: Request, email: str = Form(""), csrf: str = Form("")
+                  ) -> HTMLResponse:
+    forms.check(request, csrf)
+    from moot.accounts import find_user
+    from moot.core.tokens import account_token
+
+    keys = [f"reset:{_client(request)}", f"reset:{email.strip().lower()}"]
+    if _limited(keys):
+        return _form(request, "reset.html", 429,
+                     error="Too many requests. Wait a few minutes and try again.")
+    _failed(keys)
+    with _moot(request).engine.connect() as conn:
+        row = find_user(conn, email)
+    if row is not None and not row.disabled:
+        token = account_token(_moot(request).membership.secret, "reset", row.id,
+                              int(time.time()) + RESET_FOR, row.password_hash)
+        base = _moot(request).settings.base_url.rstrip("/")
+        _site_mail(request, row.email, "Set a new password", [
+            "Someone, probably you, asked to set a new password for this account. Open",
+            "this link within an hour:", f"  {base}/reset/{token}", "",
+            "If it was not you, ignore this message: the password stays as it is."])
+    return _form(request, "reset.html", sent=email.strip().lower())
+
+
+@router.get("/reset/{token}", response_class=HTMLResponse)
+def new_password_form(request: Request, token: str) -> HTMLResponse:
+    return _form(request, "reset.html", token=token)
+
+
+@router.post("/reset/{token}", response_class=HTMLResponse)
+def new_password(request: Request, token: str, password: str = Form(""),
+                 csrf: str = Form("")) -> HTMLResponse:
+    forms.check(request, csrf)
+    from moot.accounts import AccountError, set_password, user_row
+    from moot.core.tokens import read_account_token
+
+    uid_part = token.split(".")[0]
+    with _moot(request).engine.begin() as conn:
+        row = user_row(conn, int(uid_part)) if uid_part.isdigit() else None
+        uid = read_account_token(_moot(request).membership.secret, "reset", token,
+                                 now=int(time.time()),
+                                 bound=row.password_hash if row else "") if row else None
+        if uid is None:
+            return _form(request, "reset.html", 400, error="This link is not valid, was used "
+                         "already or has expired. Ask for a new one.")
+        try:
+            set_password(conn, uid, password[:1000], now_utc())
+        except AccountError as exc:
+            return _form(request, "reset.html", 400, token=token, error=str(exc))
+    return _form(request, "reset.html", done=True)
