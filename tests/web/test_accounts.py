@@ -192,3 +192,10 @@ def test_reset_a_password_once(client: TestClient, site: Moot) -> None:
     assert client.get(f"/l/{LIST}/").status_code == 404
     client.cookies.clear()
     assert log_in(client, "mem@example.org", new) == 303
+
+
+def test_every_page_says_who_is_logged_in(client: TestClient) -> None:
+    assert '<a href="/login">Log in</a>' in client.get("/").text
+    assert log_in(client, "mem@example.org") == 303
+    page = client.get("/").text
+    assert '<a href="/login">mem@example.org</a>' in page and "Log in</a>" not in page

@@ -38,6 +38,14 @@ def create_app(moot: Moot) -> FastAPI:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["who"] = _who
     templates.env.filters["identity"] = _identity
+
+    def visitor(request: Request) -> object:
+        """The logged-in account, for the page header (no look-up without a session)."""
+        from moot.web.accounts import current_user
+
+        return current_user(request)
+
+    templates.env.globals["visitor"] = visitor
     templates.env.globals["base_url"] = moot.settings.base_url.rstrip("/")
     app.state.moot = moot
     app.state.templates = templates
