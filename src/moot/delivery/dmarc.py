@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 import dns.asyncresolver
 import dns.rdatatype
-import dns.rdtypes.txtbase
 import dns.resolver
 
 from moot.core.dmarc import lookup_names, policy_from_answer
+from moot.dnstxt import configured, texts
 
 if TYPE_CHECKING:
     from moot.config import Settings
@@ -46,20 +46,13 @@ def dnspython_lookup(nameservers: list[str] | None = None, port: int = 53,
     async def lookup(name: str) -> list[str]:
         nonlocal resolver
         if resolver is None:
-            made = dns.asyncresolver.Resolver(configure=nameservers is None)
-            if nameservers is not None:
-                made.nameservers = list(nameservers)
-                made.port = port
-            made.timeout = made.lifetime = timeout
-            resolver = made
+            resolver = configured(dns.asyncresolver.Resolver, nameservers, port, timeout)
         try:
             answer = await resolver.resolve(name.rstrip(".") + ".", dns.rdatatype.TXT,
                                             search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
-        # A TXT record may hold several strings; RFC 7489 section 6.6.3 reads them as one.
-        return [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer
-                if isinstance(rdata, dns.rdtypes.txtbase.TXTBase)]
+        return texts(answer)
 
     return lookup
 

@@ -31,11 +31,11 @@ from typing import Any
 import dkim
 import dkim.util
 import dns.rdatatype
-import dns.rdtypes.txtbase
 import dns.resolver
 
 from moot.core.headers import header_end
 from moot.core.identity import DkimResult, Identity, assess, parse_authentication_results
+from moot.dnstxt import configured, texts
 
 log = logging.getLogger("moot.inbound.authentication")
 
@@ -69,18 +69,12 @@ def dnspython_txt(nameservers: list[str] | None = None, port: int = 53,
     def lookup(name: str) -> list[str]:
         nonlocal resolver
         if resolver is None:
-            made = dns.resolver.Resolver(configure=nameservers is None)
-            if nameservers is not None:
-                made.nameservers = list(nameservers)
-                made.port = port
-            made.timeout = made.lifetime = timeout
-            resolver = made
+            resolver = configured(dns.resolver.Resolver, nameservers, port, timeout)
         try:
             answer = resolver.resolve(name.rstrip(".") + ".", dns.rdatatype.TXT, search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
-        return [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer
-                if isinstance(rdata, dns.rdtypes.txtbase.TXTBase)]
+        return texts(answer)
 
     return lookup
 
