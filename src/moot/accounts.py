@@ -201,9 +201,13 @@ def confirm(conn: Connection, user_id: int, now: datetime) -> bool:
     done = conn.execute(update(s.users).where(s.users.c.id == user_id,
                                               s.users.c.confirmed_at.is_(None))
                         .values(confirmed_at=now)).rowcount
-    conn.execute(update(s.user_addresses).where(s.user_addresses.c.user_id == user_id,
-                                                s.user_addresses.c.confirmed_at.is_(None))
-                 .values(confirmed_at=now))
+    # Only the address signed up with: others linked later are confirmed each by its own link.
+    row = user_row(conn, user_id)
+    if row is not None:
+        conn.execute(update(s.user_addresses).where(s.user_addresses.c.user_id == user_id,
+                                                    s.user_addresses.c.email == row.email,
+                                                    s.user_addresses.c.confirmed_at.is_(None))
+                     .values(confirmed_at=now))
     return done > 0
 
 

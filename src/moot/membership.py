@@ -75,9 +75,15 @@ class Membership:
     # -- requests that need a confirmation ------------------------------------------------
 
     def request_subscribe(self, conn: Connection, config: ListConfig, email: str, now: datetime,
-                          *, delivery: str = "regular") -> str:
-        """Send a confirmation request; returns what happened, for the person who asked."""
+                          *, delivery: str = "regular", by_owner: bool = False) -> str:
+        """Send a confirmation request; returns what happened, for the person who asked.
+
+        A list with ``subscriptions = closed`` takes requests only from its owners
+        (``by_owner``)."""
         email = email.strip().lower()
+        if config.subscriptions == "closed" and not by_owner:
+            return (f"{config.address} does not take requests to join; write to "
+                    f"{config.owner_address}")
         if delivery not in DELIVERY_MODES:
             delivery = "regular"
         if m.get_member(conn, config.id, email) is not None:

@@ -110,7 +110,8 @@ def member_add(
                 print(f"{email}: {'subscribed' if added else 'already subscribed'}")
             else:
                 print(f"{email}: " + moot.membership.request_subscribe(
-                    conn, config, email, now, delivery="digest" if digest else "regular"))
+                    conn, config, email, now, delivery="digest" if digest else "regular",
+                    by_owner=True))
                 if role != "member":
                     err.print(f"note: {email} joins as a member once confirmed; give the role "
                               f"with --no-confirm", markup=False)

@@ -25,6 +25,7 @@ NONMEMBER_ACTIONS = ("hold", "reject", "discard")
 BAN_ACTIONS = ("refuse", "hold")
 IDENTITY_POLICIES = ("accept", "hold", "reject")
 SPAM_ACTIONS = ("hold", "discard", "reject", "accept")
+SUBSCRIPTIONS = ("open", "closed")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class ListConfig:
     held_expire_days: int = 14  # a held post nobody decided on is discarded after this; 0: never
     identity_policy: str = "accept"  # a post whose From could not be verified
     spam_action: str = "hold"  # a post the spam filter or a spam header flags
+    subscriptions: str = "open"  # closed: only owners add members
     id: int = field(default=0, compare=False)
 
     @property
@@ -176,6 +178,9 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "spam_action": ("choice:" + "|".join(SPAM_ACTIONS),
                     "A post the spam filter (spamc, if configured) or an X-Spam-Flag: YES "
                     "header marks as spam: hold, discard, reject or accept."),
+    "subscriptions": ("choice:" + "|".join(SUBSCRIPTIONS),
+                      "open: anyone may ask to join (confirmed by mail); closed: only the "
+                      "list's owners add members, and requests to join are refused."),
     "digest_format": ("choice:" + "|".join(DIGEST_FORMATS),
                       "mime: the posts as attached messages (RFC 2046 multipart/digest); "
                       "plain: one text in the RFC 1153 layout."),

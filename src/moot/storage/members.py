@@ -28,6 +28,27 @@ def all_members(conn: Connection, list_id: int) -> list[Member]:
         select(s.members).where(s.members.c.list_id == list_id).order_by(s.members.c.email))]
 
 
+def page(conn: Connection, list_id: int, *, query: str = "", role: str = "",
+         after: str = "", limit: int = 100) -> tuple[list[Member], int]:
+    """One page of a list's members in address order, after the address ``after`` (keyset:
+    as fast on page 1,000 as on page 1), and how many match in all.  ``query`` matches part of
+    the address or name."""
+    m = s.members.c
+    where = [m.list_id == list_id]
+    if query:
+        needle = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+            "_", "\\_") + "%"
+        where.append(m.email.like(needle, escape="\\") | m.name.like(needle, escape="\\"))
+    if role:
+        where.append(m.role == role)
+    from sqlalchemy import func
+
+    total = int(conn.execute(select(func.count()).select_from(s.members).where(*where))
+                .scalar_one())
+    q = select(s.members).where(*where, m.email > after).order_by(m.email).limit(limit)
+    return [_member(r) for r in conn.execute(q)], total
+
+
 def moderators(conn: Connection, list_id: int) -> list[Member]:
     return [_member(r) for r in conn.execute(
         select(s.members).where(s.members.c.list_id == list_id,

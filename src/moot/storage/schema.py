@@ -66,6 +66,7 @@ mailing_lists = Table(
     Column("held_expire_days", Integer, nullable=False, default=14),
     Column("identity_policy", String(20), nullable=False, default="accept"),
     Column("spam_action", String(20), nullable=False, default="hold"),
+    Column("subscriptions", String(20), nullable=False, default="open"),
 )
 
 threads = Table(
@@ -112,6 +113,12 @@ messages = Table(
     Column("problems", Text, nullable=False, default=""),
     Column("mbox_from", String(1000), nullable=True),
     Column("received_at", DateTime, nullable=False),
+    # Taken down by the moderators: "deleted" (text, raw bytes and attachments gone) or
+    # "redacted" (passages struck from the text; raw bytes gone).  The row stays, so the thread
+    # keeps its shape and shows "removed by the moderators on DATE".
+    Column("removed_kind", String(20), nullable=True),
+    Column("removed_at", DateTime, nullable=True),
+    Column("removed_by", String(320), nullable=True),
     UniqueConstraint("list_id", "sha256"),
     Index(None, "list_id", "message_id"),
     Index(None, "list_id", "sort_date"),
@@ -341,6 +348,34 @@ sessions = Table(
     Column("expires_at", DateTime, nullable=False),
     Column("revoked_at", DateTime, nullable=True),
     Index(None, "user_id"),
+)
+
+# Tokens for scripts calling the REST API as a user (``Authorization: Bearer moot_...``); only
+# their hash is kept.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False, default=""),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_used_at", DateTime, nullable=True),
+    Column("revoked_at", DateTime, nullable=True),
+    Index(None, "user_id"),
+)
+
+# A list's own wording of the mail it sends by itself (welcome, goodbye, ...); a template not
+# here is the built-in one.
+list_templates = Table(
+    "list_templates",
+    metadata,
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("name", String(40), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("updated_by", String(320), nullable=False, default=""),
 )
 
 # The outbound queue.  A message to send is written once (outbox) in the same transaction as

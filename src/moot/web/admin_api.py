@@ -1,18 +1,18 @@
 """The REST API's list administration: lists, members, held posts, the audit log.
 
-Every call that reads members or changes anything needs ``Authorization: Bearer TOKEN`` with
-the site's ``admin_token`` (moot.toml / MOOT_ADMIN_TOKEN); without one configured they are all
-refused.  Web accounts with per-list roles replace this with the accounts issue.
-Joining (``POST /lists/{list}/subscribe``) is open to anyone and always double opt-in.
+Who may call what (see moot.web.authz for how a caller is known): a list's owners change its
+settings and members and read its bounces; its moderators (and owners) decide on held posts
+and read the audit log; site admins create lists and see the outbound queue.  Joining
+(``POST /lists/{list}/subscribe``) is open to anyone and always double opt-in.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
 
 from moot.app import Moot
 from moot.core.address import valid_email, valid_list_address
@@ -23,27 +23,16 @@ from moot.storage import held as held_store
 from moot.storage import lists as list_store
 from moot.storage import members as member_store
 from moot.storage.store import now_utc
+from moot.web.authz import list_role, site_admin
 
 
 def _moot(request: Request) -> Moot:
     return request.app.state.moot  # type: ignore[no-any-return]
 
 
-def require_admin(request: Request) -> None:
-    expected = _moot(request).settings.admin_token
-    if not expected:
-        raise HTTPException(403, "list administration over the API is off: set admin_token in "
-                                 "moot.toml (or MOOT_ADMIN_TOKEN) and send it as a Bearer token")
-    given = request.headers.get("authorization", "")
-    scheme, _, token = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
-                                                             expected.encode()):
-        raise HTTPException(401, "send 'Authorization: Bearer TOKEN' with the site's admin_token")
-
-
-admin = [Depends(require_admin)]
 JsonBody = Annotated[dict[str, Any], Body()]
-router = APIRouter()
+# Documents the Bearer scheme in the OpenAPI file; each route checks who may call it.
+router = APIRouter(dependencies=[Depends(HTTPBearer(auto_error=False))])
 
 
 def _config(moot: Moot, address: str) -> ListConfig:
@@ -54,9 +43,10 @@ def _config(moot: Moot, address: str) -> ListConfig:
     return config
 
 
-@router.post("/lists", dependencies=admin, status_code=201)
+@router.post("/lists", status_code=201)
 def create_list(request: Request, doc: JsonBody) -> dict[str, Any]:
-    """Create a list: ``{"address": ..., and any settings}``."""
+    """Create a list: ``{"address": ..., and any settings}`` (site admins)."""
+    site_admin(request)
     moot = _moot(request)
     address = str(doc.get("address", "")).strip().lower()
     if not valid_list_address(address):
@@ -75,31 +65,34 @@ def create_list(request: Request, doc: JsonBody) -> dict[str, Any]:
     return config.as_json()
 
 
-@router.get("/lists/{address}/settings", dependencies=admin)
+@router.get("/lists/{address}/settings")
 def get_settings(request: Request, address: str) -> dict[str, Any]:
-    return _config(_moot(request), address).as_json()
+    """Every setting (owners)."""
+    return list_role(request, address, "owner")[0].as_json()
 
 
-@router.patch("/lists/{address}", dependencies=admin)
+@router.patch("/lists/{address}")
 def change_list(request: Request, address: str,
                 doc: JsonBody) -> dict[str, Any]:
-    """Change settings: ``{"reply_to": "list", ...}``."""
+    """Change settings: ``{"reply_to": "list", ...}`` (owners)."""
     moot = _moot(request)
-    _config(moot, address)
+    _, who = list_role(request, address, "owner")
     try:
         with moot.engine.begin() as conn:
-            config = list_store.update_settings(conn, address, doc, by="api")
+            config = list_store.update_settings(conn, address, doc, by=who.actor)
     except MootError as exc:
         raise HTTPException(400, str(exc)) from None
     return config.as_json()
 
 
-@router.delete("/lists/{address}", dependencies=admin)
+@router.delete("/lists/{address}")
 def delete_list(request: Request, address: str) -> dict[str, Any]:
+    """Delete a list, its members and its archive (site admins)."""
     moot = _moot(request)
+    who = site_admin(request)
     config = _config(moot, address)
     with moot.engine.begin() as conn:
-        list_store.delete_list(conn, config.address, by="api")
+        list_store.delete_list(conn, config.address, by=who.actor)
     return {"deleted": config.address}
 
 
@@ -108,20 +101,36 @@ def _member_json(x: Member) -> dict[str, Any]:
             "receive_own": x.receive_own, "moderated": x.moderated}
 
 
-@router.get("/lists/{address}/members", dependencies=admin)
-def members(request: Request, address: str) -> dict[str, Any]:
+@router.get("/lists/{address}/members")
+def members(request: Request, address: str, q: str = "", role: str = "", after: str = "",
+            limit: int = 100) -> dict[str, Any]:
+    """Members in address order, a page at a time (owners): ``limit`` (1-1000) after the
+    address ``after``; ``q`` matches part of an address or name; ``role`` picks one role.
+    ``next`` is the URL of the next page, null on the last."""
+    from urllib.parse import urlencode
+
     moot = _moot(request)
-    config = _config(moot, address)
+    config, _ = list_role(request, address, "owner")
+    if role and role not in ROLES:
+        raise HTTPException(400, f"role is one of {', '.join(ROLES)}")
+    limit = max(1, min(limit, 1000))
     with moot.engine.connect() as conn:
-        return {"members": [_member_json(x) for x in member_store.all_members(conn, config.id)]}
+        rows, total = member_store.page(conn, config.id, query=q[:320], role=role,
+                                        after=after.lower(), limit=limit)
+    nxt = None
+    if len(rows) == limit:
+        params = {k: v for k, v in (("q", q), ("role", role)) if v}
+        params.update(after=rows[-1].email, limit=str(limit))
+        nxt = f"/api/v1/lists/{config.address}/members?{urlencode(params)}"
+    return {"members": [_member_json(x) for x in rows], "total": total, "next": nxt}
 
 
-@router.post("/lists/{address}/members", dependencies=admin, status_code=201)
+@router.post("/lists/{address}/members", status_code=201)
 def add_member(request: Request, address: str,
                doc: JsonBody) -> JSONResponse:
     """``{"email", "role"?, "delivery"?, "confirm"?: true}``: confirm false subscribes at once."""
     moot = _moot(request)
-    config = _config(moot, address)
+    config, who = list_role(request, address, "owner")
     email = str(doc.get("email", "")).strip().lower()
     role, delivery = doc.get("role", "member"), doc.get("delivery", "regular")
     if not valid_email(email):
@@ -131,7 +140,7 @@ def add_member(request: Request, address: str,
     with moot.engine.begin() as conn:
         if doc.get("confirm", True):
             text = moot.membership.request_subscribe(conn, config, email, now_utc(),
-                                                     delivery=delivery)
+                                                     delivery=delivery, by_owner=True)
             return JSONResponse({"email": email, "status": "confirmation sent", "detail": text},
                                 status_code=202)
         try:
@@ -147,11 +156,11 @@ _MEMBER_OPTIONS = {"role": ROLES, "delivery": DELIVERY_MODES, "nomail": (True, F
                    "receive_own": (True, False), "moderated": (True, False)}
 
 
-@router.patch("/lists/{address}/members/{email}", dependencies=admin)
+@router.patch("/lists/{address}/members/{email}")
 def change_member(request: Request, address: str, email: str, doc: JsonBody) -> dict[str, Any]:
     """``{"role"?, "delivery"?, "nomail"?, "receive_own"?, "moderated"?}``."""
     moot = _moot(request)
-    config = _config(moot, address)
+    config, who = list_role(request, address, "owner")
     for k, v in doc.items():
         allowed = _MEMBER_OPTIONS.get(k, ())
         if v not in allowed or (allowed == (True, False)) != isinstance(v, bool):
@@ -165,10 +174,10 @@ def change_member(request: Request, address: str, email: str, doc: JsonBody) -> 
     return _member_json(member)
 
 
-@router.delete("/lists/{address}/members/{email}", dependencies=admin)
+@router.delete("/lists/{address}/members/{email}")
 def remove_member(request: Request, address: str, email: str) -> dict[str, Any]:
     moot = _moot(request)
-    config = _config(moot, address)
+    config, who = list_role(request, address, "owner")
     with moot.engine.begin() as conn:
         if not moot.membership.unsubscribe_now(conn, config, email, now_utc()):
             raise HTTPException(404, f"{email} is not subscribed to {config.address}")
@@ -188,16 +197,16 @@ def subscribe(request: Request, address: str, doc: JsonBody) -> dict[str, Any]:
     return {"email": email, "status": "confirmation sent", "detail": text}
 
 
-@router.get("/lists/{address}/held", dependencies=admin)
+@router.get("/lists/{address}/held")
 def held(request: Request, address: str) -> dict[str, Any]:
     moot = _moot(request)
-    config = _config(moot, address)
+    config, who = list_role(request, address, "moderator")
     with moot.engine.connect() as conn:
         rows = held_store.waiting(conn, config.id)
     return {"held": [held_store.summary_json(r) for r in rows]}
 
 
-@router.post("/lists/{address}/held/{hold_id}", dependencies=admin)
+@router.post("/lists/{address}/held/{hold_id}")
 def moderate(request: Request, address: str, hold_id: int,
              doc: JsonBody) -> dict[str, Any]:
     """``{"decision": "approve"|"reject"|"discard"|"defer"|"approve+unmoderate"|
@@ -205,13 +214,13 @@ def moderate(request: Request, address: str, hold_id: int,
     from moot.core.moderation import MODERATOR_DECISIONS
 
     moot = _moot(request)
-    config = _config(moot, address)
+    config, who = list_role(request, address, "moderator")
     decision = doc.get("decision")
     if decision not in MODERATOR_DECISIONS:
         raise HTTPException(400, f"decision is one of {', '.join(MODERATOR_DECISIONS)}")
     try:
         with moot.engine.begin() as conn:
-            outcome = moot.inbound.moderate(conn, config, hold_id, decision, by="api",
+            outcome = moot.inbound.moderate(conn, config, hold_id, decision, by=who.actor,
                                             reason=str(doc.get("reason", "")))
     except MootError as exc:
         raise HTTPException(409 if "already" in str(exc) else 404, str(exc)) from None
@@ -220,25 +229,25 @@ def moderate(request: Request, address: str, hold_id: int,
     return {"id": hold_id, "decision": decision, "outcome": outcome.line()}
 
 
-@router.get("/lists/{address}/audit", dependencies=admin)
+@router.get("/lists/{address}/audit")
 def audit_log(request: Request, address: str, limit: int = 200) -> dict[str, Any]:
     """Who did what and when (newest first), as ``moot audit ADDR --json`` gives it."""
     from moot.storage import audit
 
     moot = _moot(request)
-    config = _config(moot, address)
+    config, who = list_role(request, address, "moderator")
     with moot.engine.connect() as conn:
         return {"entries": audit.entries(conn, config.id, limit=max(1, min(limit, 1000)))}
 
 
-@router.get("/lists/{address}/bounces", dependencies=admin)
+@router.get("/lists/{address}/bounces")
 def bounces(request: Request, address: str, email: str | None = None) -> dict[str, Any]:
     """Members whose delivery bounces stopped, and the bounce history (newest first), as
     ``moot bounces ADDR --json`` gives them."""
     from moot.storage import bounces as bounce_store
 
     moot = _moot(request)
-    config = _config(moot, address)
+    config, who = list_role(request, address, "owner")
     with moot.engine.connect() as conn:
         events = bounce_store.history(conn, config.id, email)
         stopped = [{"email": e, "since": st.disabled_at.isoformat() + "Z", "score": st.score,
@@ -249,9 +258,10 @@ def bounces(request: Request, address: str, email: str | None = None) -> dict[st
     return {"disabled": stopped, "events": events}
 
 
-@router.get("/queue", dependencies=admin)
+@router.get("/queue")
 def queue(request: Request) -> dict[str, Any]:
-    """The outbound queue, as `moot queue --json` prints it."""
+    """The outbound queue, as `moot queue --json` prints it (site admins)."""
+    site_admin(request)
     from moot.storage import outbox
 
     with _moot(request).engine.connect() as conn:

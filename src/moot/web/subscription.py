@@ -59,6 +59,10 @@ def subscribe(request: Request, address: str, email: str = Form(""), digest: str
         return _page(request, "subscribe.html", 400, lst=config, email=email,
                      csrf=forms.form_token(request),
                      error="That is not an email address; write it as name@example.org.")
+    if config.subscriptions == "closed":
+        return _page(request, "done.html", 403, lst=config, title="This list is closed",
+                     message=f"{config.name} does not take requests to join. Write to "
+                             f"{config.owner_address} to ask its owners.")
     moot = _moot(request)
     with moot.engine.begin() as conn:
         moot.membership.request_subscribe(conn, config, email, now_utc(),

@@ -1,0 +1,114 @@
+"""Who is asking, for the web pages and the API, and the checks every protected route makes.
+
+A request is made by:
+- a script with ``Authorization: Bearer moot_...`` (an account's API token) or ``Bearer`` the
+  site's ``admin_token`` (a site admin);
+- a browser with a session cookie (log in at /login);
+- nobody.
+
+Refusals: nobody when someone is needed -> 401 (log in, or send a token); someone without the
+role -> 403 saying which role is needed; a list that does not exist -> 404.  A browser's own
+session may change things through the API only with the CSRF token in ``X-CSRF-Token`` (the
+``moot_csrf`` cookie's value), so another site cannot make a logged-in browser do it.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import HTTPException, Request
+
+from moot.app import Moot
+from moot.authz import ANONYMOUS, RANK, Viewer, may, token_user, viewer_for
+from moot.core.mailinglist import ListConfig
+from moot.storage import lists as list_store
+from moot.storage.store import now_utc
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _moot(request: Request) -> Moot:
+    return request.app.state.moot  # type: ignore[no-any-return]
+
+
+def viewer(request: Request) -> Viewer:
+    """Whoever makes this request (looked up once per request)."""
+    found = getattr(request.state, "viewer", None)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    moot = _moot(request)
+    given = request.headers.get("authorization", "")
+    if given:
+        scheme, _, token = given.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise HTTPException(401, "send 'Authorization: Bearer TOKEN' with an API token "
+                                     "(make one on your account page) or the site's "
+                                     "admin_token")
+        expected = moot.settings.admin_token
+        if expected and hmac.compare_digest(token.encode(), expected.encode()):
+            found = Viewer(None, "admin_token")
+        else:
+            with moot.engine.begin() as conn:
+                user = token_user(conn, token, now_utc())
+                if user is None:
+                    raise HTTPException(401, "that API token is not valid (revoked, or "
+                                             "mistyped): make a new one on your account page")
+                found = viewer_for(conn, user, "token")
+    else:
+        from moot.web.accounts import current_user
+
+        user = current_user(request)
+        if user is None:
+            found = ANONYMOUS
+        else:
+            with moot.engine.connect() as conn:
+                found = viewer_for(conn, user, "session")
+    request.state.viewer = found
+    return found
+
+
+def check_api_csrf(request: Request, who: Viewer) -> None:
+    """A browser session changing things over the API must prove it is our own page."""
+    if who.via != "session" or request.method in SAFE_METHODS:
+        return
+    cookie = request.cookies.get("moot_csrf", "")
+    sent = request.headers.get("x-csrf-token", "")
+    if not cookie or not sent or not hmac.compare_digest(cookie, sent):
+        raise HTTPException(403, "a logged-in browser must send the moot_csrf cookie's value "
+                                 "in an X-CSRF-Token header; scripts should use an API token")
+
+
+def signed_in(request: Request) -> Viewer:
+    """Someone with an account (or the admin token); 401 for nobody."""
+    who = viewer(request)
+    if who.anonymous:
+        raise HTTPException(401, "log in first (or send an API token)")
+    check_api_csrf(request, who)
+    return who
+
+
+def site_admin(request: Request) -> Viewer:
+    who = signed_in(request)
+    if not who.site_admin:
+        raise HTTPException(403, "only a site admin may do this")
+    return who
+
+
+def list_role(request: Request, address: str, need: str) -> tuple[ListConfig, Viewer]:
+    """The list and the viewer, if the viewer holds at least ``need`` there."""
+    assert need in RANK
+    moot = _moot(request)
+    who = viewer(request)
+    with moot.engine.connect() as conn:
+        config = list_store.get_config(conn, address)
+        if config is None:
+            raise HTTPException(404, f"there is no list {address} here; see /api/v1/lists")
+        if who.anonymous:
+            raise HTTPException(401, f"log in (or send an API token) as a {need} of "
+                                     f"{config.address}")
+        check_api_csrf(request, who)
+        if not may(conn, who, config.id, need):
+            raise HTTPException(403, f"only a {need} of {config.address}"
+                                     f"{' or above' if need != 'owner' else ''} may do this")
+    return config, who
