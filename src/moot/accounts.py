@@ -6,7 +6,7 @@ Sessions: the cookie holds a random token (signed by the web layer); the databas
 its hash, so a stolen database opens no session, and ending a session there ends it
 everywhere.
 
-What it won't do yet: sign-up by mail, password reset, linking more addresses.
+Who may do what with an account is in moot.authz.
 """
 
 from __future__ import annotations
@@ -155,18 +155,6 @@ def addresses(conn: Connection, user_id: int) -> list[str]:
     a = s.user_addresses.c
     return list(conn.execute(select(a.email).where(a.user_id == user_id,
                                                    a.confirmed_at.is_not(None))).scalars())
-
-
-def may_read(conn: Connection, user: User | None, list_id: int) -> bool:
-    """Whether an account may read a private list's archive: a site admin, or a member by one
-    of its confirmed addresses."""
-    if user is None:
-        return False
-    if user.is_admin:
-        return True
-    mine = addresses(conn, user.id)
-    return bool(mine) and conn.execute(select(s.members.c.id).where(
-        s.members.c.list_id == list_id, s.members.c.email.in_(mine)).limit(1)).first() is not None
 
 
 # -- sign-up and password reset -------------------------------------------------------------

@@ -27,6 +27,11 @@ PASSWORD = "a long enough passphrase"
 
 @pytest.fixture
 def site(moot: Moot) -> Moot:
+    return make_site(moot)
+
+
+def make_site(moot: Moot) -> Moot:
+    """A private list with one message, its member, an outsider and a site admin."""
     moot.store.create_list(LIST, archive_policy="private")
     raw = make_message("hidden@example.org", subject="Private matter")
     moot.store.add_messages(moot.archive.get_list(LIST).id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -21,24 +21,29 @@ def create_api(moot: Moot) -> FastAPI:
     async def json_error(_request: Any, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
 
-    def public_list(address: str) -> Any:
+    def readable_list(request: Request, address: str) -> Any:
         row = moot.archive.find_list(address)
-        if row is None or row.archive_policy != "public":
-            raise HTTPException(404, f"no public list {address}")
+        readable = readable_for(request) or moot.archive.public_lists()
+        if row is None or row.address not in readable:
+            raise HTTPException(404, f"no list {address} that you may read (private archives "
+                                     "are for their members: log in or send an API token)")
         return row
 
     @api.get("/lists")
-    def lists() -> dict[str, Any]:
-        """The lists whose archives are public, with their counts."""
+    def lists(request: Request) -> dict[str, Any]:
+        """The lists whose archives the caller may read (public ones, and private ones the
+        caller is a member of), with their counts."""
+        readable = readable_for(request) or moot.archive.public_lists()
         return {"lists": [
             {"address": r.address, "display_name": r.display_name,
-             "description": r.description, "messages": r.messages, "threads": r.threads}
-            for r in moot.archive.lists() if r.archive_policy == "public"]}
+             "description": r.description, "archive": r.archive_policy,
+             "messages": r.messages, "threads": r.threads}
+            for r in moot.archive.lists() if r.address in readable]}
 
     @api.get("/lists/{address}/threads/{message_id:path}")
-    def thread(address: str, message_id: str) -> dict[str, Any]:
+    def thread(request: Request, address: str, message_id: str) -> dict[str, Any]:
         """A thread in display order, as `moot thread --json` prints it."""
-        lst = public_list(address)
+        lst = readable_list(request, address)
         found = moot.archive.messages_by_id(lst.id, message_id)
         if not found:
             raise HTTPException(404, f"no message <{message_id}> in {address}")
@@ -52,14 +57,17 @@ def create_api(moot: Moot) -> FastAPI:
              "placeholder": r.message is None} for r in rows]}
 
     @api.get("/search")
-    def search(q: str = "", list: str = "", limit: int = 20, offset: int = 0,  # noqa: A002
-               newest: bool = False, threads: bool = False) -> JSONResponse:
-        """The same JSON as `moot search --json`; a malformed query answers 400."""
+    def search(request: Request, q: str = "", list: str = "",  # noqa: A002
+               limit: int = 20, offset: int = 0, newest: bool = False,
+               threads: bool = False) -> JSONResponse:
+        """The same JSON as `moot search --json`, over the lists the caller may read (public
+        ones, and private ones the caller is a member of); a malformed query answers 400."""
         from moot.core.query import QueryError
 
         try:
-            results = run_search(moot, q, list, limit=limit, offset=offset, newest=newest,
-                                 threads=threads)
+            results = run_search(moot, q, list, limit=max(1, min(limit, 100)), offset=offset,
+                                 newest=newest, threads=threads,
+                                 readable=readable_for(request))
         except QueryError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(results.as_json())
@@ -75,12 +83,28 @@ def create_api(moot: Moot) -> FastAPI:
 
 
 def run_search(moot: Moot, q: str, list_address: str = "", *, limit: int = 20,
-               offset: int = 0, newest: bool = False, threads: bool = False) -> Any:
-    """A search over the public lists only (readers of the web and API are anonymous)."""
-    public = moot.archive.public_lists()
+               offset: int = 0, newest: bool = False, threads: bool = False,
+               readable: dict[str, int] | None = None) -> Any:
+    """A search over the lists this reader may read: ``readable`` (address -> id, from
+    :func:`moot.authz.readable_lists`), or the public ones.  Nothing else is ever searched, so
+    a private list's words never reach a hit, a snippet or a count."""
+    public = moot.archive.public_lists() if readable is None else readable
     ids = list(public.values())
     if list_address:
         ids = [public[list_address.lower()]] if list_address.lower() in public else []
     return moot.search.search(q, list_ids=ids, limit=limit, offset=max(0, offset),
                               newest_first=newest, by_thread=threads,
                               list_address_ids=lambda a: public.get(a))
+
+
+def readable_for(request: Any) -> dict[str, int] | None:
+    """The lists the requester may read, or None for nobody in particular (public lists)."""
+    from moot.authz import readable_lists
+    from moot.web.authz import viewer
+
+    who = viewer(request)
+    if who.anonymous:
+        return None
+    request.state.private = True  # a signed-in reader's results may hold private lists
+    with request.app.state.moot.engine.connect() as conn:
+        return readable_lists(conn, who)

@@ -88,9 +88,10 @@ def create_app(moot: Moot) -> FastAPI:
 
     @app.middleware("http")
     async def private_pages(request: Request, call_next: Any) -> Any:
-        """A private list's pages are for one reader: no shared cache may keep them."""
+        """A private list's pages, and any page for a logged-in reader, are for one reader: no
+        shared cache may keep them."""
         response = await call_next(request)
-        if getattr(request.state, "private", False):
+        if getattr(request.state, "private", False) or getattr(request.state, "user", None):
             response.headers["Cache-Control"] = "private, no-store"
         return response
     return app

@@ -53,12 +53,12 @@ def readable_list(request: Request, address: str) -> Row[Any]:
     except ListNotFound:
         raise HTTPException(404, f"There is no public list {address} here.") from None
     if row.archive_policy == "private":
-        from moot.accounts import may_read
-        from moot.web.accounts import current_user
+        from moot.authz import may
+        from moot.web.authz import viewer
 
-        user = current_user(request)
+        who = viewer(request)
         with _moot(request).engine.connect() as conn:
-            if may_read(conn, user, row.id):
+            if not who.anonymous and may(conn, who, row.id, "member"):
                 request.state.private = True  # not for shared caches (see web/app.py)
                 return row
     if row.archive_policy != "public":
@@ -78,21 +78,22 @@ def _message(request: Request, lst: Row[Any], msgid: str) -> list[Row[Any]]:
 def search_page(request: Request, q: str = "", l: str = "", page: int = 1,  # noqa: E741
                 sort: str = "best", group: str = "") -> HTMLResponse:
     from moot.core.query import QueryError
-    from moot.web.api import run_search
+    from moot.web.api import readable_for, run_search
     from moot.web.render import highlight
 
     page = max(1, page)
+    readable = readable_for(request)
     per_page = 20
     results, error = None, None
     if q.strip():
         try:
             results = run_search(_moot(request), q, l, limit=per_page,
                                  offset=(page - 1) * per_page, newest=sort == "newest",
-                                 threads=group == "thread")
+                                 threads=group == "thread", readable=readable)
         except QueryError as exc:
             error = str(exc)
     lst = _moot(request).archive.find_list(l) if l else None
-    if lst is not None and lst.archive_policy != "public":
+    if lst is not None and lst.address not in (readable or _moot(request).archive.public_lists()):
         lst = None
     hits = [{"h": h, "snippet": highlight(h.snippet, h.spans), "name": _public_name(h.sender)}
             for h in results.hits] if results else []
@@ -108,7 +109,11 @@ def _public_name(sender: str) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> HTMLResponse:
-    lists = [r for r in _moot(request).archive.lists() if r.archive_policy == "public"]
+    from moot.web.api import readable_for
+
+    readable = readable_for(request)
+    lists = [r for r in _moot(request).archive.lists()
+             if r.archive_policy == "public" or (readable and r.address in readable)]
     return _render(request, "index.html", lists=lists)
 
 
