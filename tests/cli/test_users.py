@@ -62,3 +62,27 @@ def test_bad_accounts_are_refused_with_one_clear_line(ready: Cli) -> None:
     assert "the address itself" in one_error_line(
         ready("user", "create", "longaddress1@example.org",
               env={"MOOT_PASSWORD": "longaddress1"}))
+
+
+def test_an_api_token_from_the_command_line_opens_the_api(ready: Cli) -> None:
+    from fastapi.testclient import TestClient
+
+    from moot.web.app import create_app
+
+    assert ready("user", "create", "ann@example.org", env={"MOOT_PASSWORD": PASSWORD}
+                 ).exit_code == 0
+    made = ready.json("user", "token", "ann@example.org", "--name", "backup script")
+    assert made["token"].startswith("moot_") and made["name"] == "backup script"
+    assert "no account" in one_error_line(ready("user", "token", "nobody@example.org"))
+    moot = build(load_settings(ready.data, env={"MOOT_DATABASE_URL":
+                                                str(ready.env["MOOT_DATABASE_URL"])}))
+    try:
+        with TestClient(create_app(moot)) as client:
+            auth = {"Authorization": f"Bearer {made['token']}"}
+            # Who the token is for: an account that owns nothing, so administration is refused
+            # with 403 (known but not allowed), not 401.
+            r = client.get("/api/v1/queue", headers=auth)
+            assert r.status_code == 403 and "site admin" in r.json()["error"]
+            assert client.get("/api/v1/queue").status_code == 401
+    finally:
+        moot.close()

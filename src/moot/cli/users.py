@@ -47,3 +47,24 @@ def list_users(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         print("no accounts yet: `moot user create EMAIL --admin` makes the first")
     for u in users:
         print(f"{u.email}\t{'admin' if u.is_admin else 'user'}\t{u.created_at:%Y-%m-%d}")
+
+
+@user_app.command("token")
+def token(ctx: typer.Context, email: str,
+          name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "script",
+          as_json: JsonOpt = False) -> None:
+    """A new API token for an account, for scripts (`Authorization: Bearer TOKEN`); printed
+    once, only its hash is kept.  `--json`: `{"email", "name", "token"}`."""
+    from moot.accounts import find_user
+    from moot.authz import create_token
+
+    moot = open_moot(ctx.obj)
+    with moot.engine.begin() as conn:
+        row = find_user(conn, email)
+        if row is None or row.disabled:
+            fail(f"no account {email.strip().lower()}: make it with `moot user create`")
+        made = create_token(conn, row.id, name, now_utc())
+    if as_json:
+        emit_json({"email": row.email, "name": name, "token": made})
+    else:
+        print(made)
