@@ -59,14 +59,21 @@ def current_user(request: Request) -> User | None:
 
 
 def safe_next(target: str) -> str:
-    """Where to go after logging in: a path on this site, never another site.
+    r"""Where to go after logging in: a path on this site, never another site.
+
+    Browsers read a backslash as a slash and drop tabs and newlines from a URL, so
+    ``/\evil.example`` or ``/<TAB>/evil.example`` would lead off the site: any of those, and
+    anything that is not a plain path, gives ``/``.
 
     >>> safe_next("/l/dev@example.org/"), safe_next("//evil.example/"), safe_next("https://x")
     ('/l/dev@example.org/', '/', '/')
+    >>> safe_next("/\\evil.example"), safe_next("/\t/evil.example"), safe_next("javascript:x")
+    ('/', '/', '/')
     """
-    if target.startswith("/") and not target.startswith("//") and "\\\\" not in target:
-        return target
-    return "/"
+    if (not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(c) < 0x21 or c == "\x7f" for c in target)):
+        return "/"
+    return target
 
 
 def _limited(keys: list[str]) -> bool:

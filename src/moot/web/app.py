@@ -17,6 +17,7 @@ from moot import __version__
 from moot.app import Moot
 from moot.core.address import obfuscate
 from moot.web import api, archive, metrics, moderation, subscription
+from moot.web.limits import BodyLimit
 
 HERE = Path(__file__).parent
 
@@ -35,9 +36,11 @@ def create_app(moot: Moot) -> FastAPI:
                   openapi_url=None)
     # A long thread is a megabyte of HTML; compressed it is a tenth of that on a phone.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
+    app.add_middleware(BodyLimit)  # outermost: a huge body is refused before anything reads it
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["who"] = _who
     templates.env.filters["identity"] = _identity
+    templates.env.filters["filename_segment"] = filename_segment
 
     def visitor(request: Request) -> object:
         """The logged-in account, for the page header (no look-up without a session)."""
@@ -95,6 +98,24 @@ def create_app(moot: Moot) -> FastAPI:
             response.headers["Cache-Control"] = "private, no-store"
         return response
     return app
+
+
+def filename_segment(name: str) -> str:
+    """An attachment's name as one URL path segment: only its last part (a name like
+    ``../../etc/passwd`` is ``passwd``), dot-only names replaced, everything else
+    percent-encoded, slashes included, so a browser never resolves it to another path.
+
+    >>> filename_segment("../../etc/passwd"), filename_segment("a b/c\\d.pdf")
+    ('passwd', 'd.pdf')
+    >>> filename_segment(".."), filename_segment("<x>.html")
+    ('attachment', '%3Cx%3E.html')
+    """
+    from urllib.parse import quote
+
+    last = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not last.strip("."):
+        last = "attachment"
+    return quote(last, safe="")
 
 
 _VERDICTS = {"verified": "verified", "unverified": "not verified",
