@@ -203,4 +203,4 @@ def test_every_page_says_who_is_logged_in(client: TestClient) -> None:
     assert '<a href="/login">Log in</a>' in client.get("/").text
     assert log_in(client, "mem@example.org") == 303
     page = client.get("/").text
-    assert '<a href="/login">mem@example.org</a>' in page and "Log in</a>" not in page
+    assert '<a href="/me">mem@example.org</a>' in page and "Log in</a>" not in page
