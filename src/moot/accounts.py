@@ -208,3 +208,142 @@ def set_password(conn: Connection, user_id: int, password: str, now: datetime) -
     conn.execute(update(s.users).where(s.users.c.id == user_id)
                  .values(password_hash=_HASHER.hash(password)))
     end_all_sessions(conn, user_id, now)
+
+
+# -- more addresses for one account -----------------------------------------------------------
+#
+# A person may read and post with several addresses (work, home, an old one).  An address is
+# theirs once they follow a link mailed to it; until then it waits, and waiting proves
+# nothing: another account may ask for the same address, and whoever follows a link first
+# gets it.  An address proved by one account is refused to every other, without saying whose.
+
+LINK_PURPOSE = "link-address"
+MAX_ADDRESSES = 20  # per account, confirmed and waiting together
+
+
+@dataclass(frozen=True)
+class Address:
+    """One of an account's addresses, as its owner sees it."""
+
+    email: str
+    confirmed: bool
+    login: bool  # the address the account logs in with (it cannot be removed)
+
+
+def all_addresses(conn: Connection, user_id: int) -> list[Address]:
+    """Every address of the account, confirmed or waiting; the log-in address first."""
+    row = user_row(conn, user_id)
+    login = row.email if row is not None else ""
+    a = s.user_addresses.c
+    found = [Address(r.email, r.confirmed_at is not None, r.email == login)
+             for r in conn.execute(select(a.email, a.confirmed_at)
+                                   .where(a.user_id == user_id).order_by(a.email))]
+    return sorted(found, key=lambda x: not x.login)
+
+
+def _held_elsewhere(conn: Connection, user_id: int, email: str) -> bool:
+    """Whether another account has proved ``email``, or logs in with it."""
+    a = s.user_addresses.c
+    proved = conn.execute(select(a.id).where(a.email == email, a.user_id != user_id,
+                                             a.confirmed_at.is_not(None))).first()
+    login = conn.execute(select(s.users.c.id).where(s.users.c.email == email,
+                                                    s.users.c.id != user_id)).first()
+    return proved is not None or login is not None
+
+
+def request_link(conn: Connection, user_id: int, email: str) -> str:
+    """Note ``email`` as waiting to be linked to the account, before a link is mailed to it;
+    the address as stored (lower case).  :class:`AccountError` when it is not an address,
+    is already this account's, or belongs to another account (never saying whose)."""
+    email = email.strip().lower()
+    if not valid_email(email):
+        raise AccountError(f"{email!r} is not an address like someone@example.org")
+    a = s.user_addresses.c
+    row = conn.execute(select(a.user_id, a.confirmed_at).where(a.email == email)).first()
+    if row is not None and row.user_id == user_id:
+        if row.confirmed_at is not None:
+            raise AccountError(f"{email} is already one of your addresses")
+        return email  # still waiting: a fresh link goes out
+    if _held_elsewhere(conn, user_id, email):
+        raise AccountError(f"{email} belongs to another account here. If it is yours, log "
+                           "in with it, or set a new password for it at /reset.")
+    mine = conn.execute(select(func.count()).select_from(s.user_addresses)
+                        .where(a.user_id == user_id)).scalar_one()
+    if mine >= MAX_ADDRESSES:
+        raise AccountError(f"an account may have at most {MAX_ADDRESSES} addresses; remove "
+                           "one you no longer use first")
+    from sqlalchemy import delete
+
+    # Another account's claim that nobody proved: it does not stop the address's owner.
+    conn.execute(delete(s.user_addresses).where(a.email == email))
+    conn.execute(insert(s.user_addresses), {"user_id": user_id, "email": email,
+                                            "confirmed_at": None})
+    return email
+
+
+def link_token(secret: bytes, user_id: int, email: str, expires: int) -> str:
+    """The token in the link mailed to ``email``: good for this account and this address
+    only, until ``expires`` (Unix seconds).  The address rides along (base64url) so that
+    the link works by itself; the MAC covers it (:func:`moot.core.tokens.account_token`)."""
+    import base64
+
+    from moot.core.tokens import account_token
+
+    tail = base64.urlsafe_b64encode(email.encode()).rstrip(b"=").decode("ascii")
+    return f"{account_token(secret, LINK_PURPOSE, user_id, expires, email)}.{tail}"
+
+
+def read_link_token(secret: bytes, token: str, *, now: int) -> tuple[int, str] | None:
+    """(account id, address) a link token made by :func:`link_token` is good for now, or
+    None (altered, expired, made for something else)."""
+    import base64
+    import binascii
+
+    from moot.core.tokens import read_account_token
+
+    head, dot, tail = token.strip().rpartition(".")
+    if not dot or not tail or len(tail) > 1400:
+        return None
+    try:
+        email = base64.urlsafe_b64decode(tail + "=" * (-len(tail) % 4)).decode()
+    except (binascii.Error, ValueError):
+        return None
+    uid = read_account_token(secret, LINK_PURPOSE, head, now=now, bound=email)
+    return None if uid is None else (uid, email)
+
+
+def confirm_link(conn: Connection, user_id: int, email: str, now: datetime) -> bool:
+    """The address is proved (its link was followed): it is the account's from now on.
+    False when it already was; :class:`AccountError` when the account is gone, the request
+    was withdrawn, or another account proved the address first."""
+    row = user_row(conn, user_id)
+    if row is None or row.disabled:
+        raise AccountError("the account this link was made for no longer exists")
+    a = s.user_addresses.c
+    found = conn.execute(select(a.id, a.user_id, a.confirmed_at).where(a.email == email)).first()
+    if found is not None and found.confirmed_at is not None and found.user_id == user_id:
+        return False
+    if _held_elsewhere(conn, user_id, email):
+        raise AccountError(f"{email} belongs to another account now")
+    if found is None:
+        raise AccountError(f"{email} is no longer waiting to be linked (it was removed); "
+                           "ask again on your account page")
+    # Waiting for this account, or for another one that asked later: the link proves it.
+    conn.execute(update(s.user_addresses).where(a.id == found.id)
+                 .values(user_id=user_id, confirmed_at=now))
+    return True
+
+
+def unlink(conn: Connection, user_id: int, email: str) -> bool:
+    """Remove an address from the account (False: it was not the account's).  Its list
+    memberships stay as they are: they belong to the address.  The address the account
+    logs in with cannot be removed (:class:`AccountError`)."""
+    from sqlalchemy import delete
+
+    email = email.strip().lower()
+    row = user_row(conn, user_id)
+    if row is not None and row.email == email:
+        raise AccountError(f"you log in with {email}, so it stays on your account")
+    a = s.user_addresses.c
+    return conn.execute(delete(s.user_addresses).where(a.user_id == user_id,
+                                                       a.email == email)).rowcount > 0
