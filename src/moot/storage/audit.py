@@ -30,3 +30,15 @@ def entries(conn: Connection, list_id: int | None, limit: int = 200) -> list[dic
              "target": r.target, "detail": r.detail}
             for r in conn.execute(select(s.audit_log).where(where)
                                   .order_by(a.id.desc()).limit(limit))]
+
+
+def entries_before(conn: Connection, list_id: int, *, before: int | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+    """A page of the log, newest first, with each entry's number: the entries numbered below
+    ``before`` (None: from the newest), so the next page starts after the last one shown."""
+    a = s.audit_log.c
+    q = select(s.audit_log).where(a.list_id == list_id)
+    if before is not None:
+        q = q.where(a.id < before)
+    return [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "target": r.target,
+             "detail": r.detail} for r in conn.execute(q.order_by(a.id.desc()).limit(limit))]

@@ -34,6 +34,15 @@ def page(conn: Connection, list_id: int, *, query: str = "", role: str = "",
     as fast on page 1,000 as on page 1), and how many match in all.  ``query`` matches part of
     the address or name."""
     m = s.members.c
+    where = _matching(list_id, query, role)
+    total = count(conn, list_id, query=query, role=role)
+    q = select(s.members).where(*where, m.email > after).order_by(m.email).limit(limit)
+    return [_member(r) for r in conn.execute(q)], total
+
+
+def _matching(list_id: int, query: str = "", role: str = "") -> list[Any]:
+    """The conditions of :func:`page`: the list, part of the address or name, one role."""
+    m = s.members.c
     where = [m.list_id == list_id]
     if query:
         needle = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
@@ -41,12 +50,30 @@ def page(conn: Connection, list_id: int, *, query: str = "", role: str = "",
         where.append(m.email.like(needle, escape="\\") | m.name.like(needle, escape="\\"))
     if role:
         where.append(m.role == role)
+    return where
+
+
+def count(conn: Connection, list_id: int, *, query: str = "", role: str = "",
+          upto: str = "") -> int:
+    """How many members match (as :func:`page` filters); with ``upto``, only those whose
+    address sorts at or before it: where a keyset page starts, for "101-200 of 250"."""
     from sqlalchemy import func
 
-    total = int(conn.execute(select(func.count()).select_from(s.members).where(*where))
-                .scalar_one())
-    q = select(s.members).where(*where, m.email > after).order_by(m.email).limit(limit)
-    return [_member(r) for r in conn.execute(q)], total
+    where = _matching(list_id, query, role)
+    if upto:
+        where.append(s.members.c.email <= upto)
+    return int(conn.execute(select(func.count()).select_from(s.members).where(*where))
+               .scalar_one())
+
+
+def export_batch(conn: Connection, list_id: int, *, after: str = "",
+                 limit: int = 1000) -> list[Row[Any]]:
+    """The next ``limit`` members after the address ``after``, with when they joined: a CSV
+    export reads a big list a batch at a time instead of all at once."""
+    m = s.members.c
+    return list(conn.execute(
+        select(m.email, m.name, m.role, m.delivery, m.nomail, m.moderated, m.subscribed_at)
+        .where(m.list_id == list_id, m.email > after).order_by(m.email).limit(limit)))
 
 
 def moderators(conn: Connection, list_id: int) -> list[Member]:
@@ -80,6 +107,27 @@ def add_member(conn: Connection, list_id: int, member: Member, now: datetime) ->
         "receive_own": member.receive_own, "moderated": member.moderated,
         "subscribed_at": now})
     return True
+
+
+def existing(conn: Connection, list_id: int, emails: list[str]) -> set[str]:
+    """Which of these (lower-case) addresses are members, looked up 500 at a time."""
+    found: set[str] = set()
+    for i in range(0, len(emails), 500):
+        found.update(conn.execute(select(s.members.c.email).where(
+            s.members.c.list_id == list_id, s.members.c.email.in_(emails[i:i + 500])))
+            .scalars())
+    return found
+
+
+def add_members(conn: Connection, list_id: int, members: list[Member], now: datetime) -> None:
+    """Subscribe many new members in one statement (the caller made sure none is a member:
+    :func:`existing`); no welcome, no ban check: see :meth:`moot.membership.Membership.
+    subscribe_now` for one at a time."""
+    if members:
+        conn.execute(insert(s.members), [{
+            "list_id": list_id, "email": x.email.lower(), "name": x.name, "role": x.role,
+            "delivery": x.delivery, "nomail": x.nomail, "receive_own": x.receive_own,
+            "moderated": x.moderated, "subscribed_at": now} for x in members])
 
 
 def update_member(conn: Connection, list_id: int, email: str, **changes: Any) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 
 from moot.app import Moot
@@ -182,6 +182,40 @@ def remove_member(request: Request, address: str, email: str) -> dict[str, Any]:
         if not moot.membership.unsubscribe_now(conn, config, email, now_utc()):
             raise HTTPException(404, f"{email} is not subscribed to {config.address}")
     return {"email": email.lower(), "status": "unsubscribed"}
+
+
+@router.get("/lists/{address}/members.csv", response_model=None)
+def members_csv(request: Request, address: str) -> Response:
+    """Every member as CSV (owners), streamed: email, name, role, delivery, nomail,
+    moderated, subscribed_at; cells that a spreadsheet would run as formulas are defused."""
+    from moot.web.admin_pages import csv_response
+
+    config, _ = list_role(request, address, "owner")
+    return csv_response(_moot(request), config)
+
+
+@router.post("/lists/{address}/members/bulk")
+def bulk_add_members(request: Request, address: str, doc: JsonBody) -> dict[str, Any]:
+    """``{"addresses": TEXT, "invite"?: false, "welcome"?: true}`` (owners): TEXT holds
+    addresses one a line or separated by commas, bare or as ``Name <address>``, at most
+    10,000.  Each is subscribed at once (``invite``: sent a request to confirm instead).
+    Answers ``{"added", "already", "invited", "banned": [ADDRESS...], "invalid": [{"address",
+    "why"}]}``."""
+    from moot.web.admin_pages import BadPaste, bulk_add
+
+    moot = _moot(request)
+    config, who = list_role(request, address, "owner")
+    text = doc.get("addresses")
+    invite, welcome = doc.get("invite", False), doc.get("welcome", True)
+    if not (isinstance(text, str) and isinstance(invite, bool) and isinstance(welcome, bool)):
+        raise HTTPException(400, "send {\"addresses\": TEXT, \"invite\": true|false, "
+                                 "\"welcome\": true|false}, TEXT one address a line")
+    try:
+        with moot.engine.begin() as conn:
+            return bulk_add(conn, moot, config, text, invite=invite, welcome=welcome,
+                            by=who.actor)
+    except BadPaste as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 @router.post("/lists/{address}/subscribe", status_code=202)
