@@ -27,6 +27,7 @@ from moot.core.tokens import unsubscribe_token
 from moot.storage import members as m
 from moot.storage import outbox
 from moot.storage.lists import get_config_by_id
+from moot.storage.templates import text as own_text
 
 CONFIRM_FOR = timedelta(days=3)
 # A second request for the same address within this time sends no second mail: a form or a
@@ -98,7 +99,8 @@ class Membership:
         self.send_notice(conn, config, email, notices.confirm_subscribe(
             config, email, token=token, confirm_address=config.sub_address(f"confirm+{token}"),
             confirm_url=self.urls.confirm(token), expires=aware(now + CONFIRM_FOR),
-            message_id=new_message_id(config), date=aware(now)), now)
+            message_id=new_message_id(config), date=aware(now),
+            text=own_text(conn, config.id, "confirm_subscribe")), now)
         return f"a confirmation request was sent to {email}"
 
     def request_unsubscribe(self, conn: Connection, config: ListConfig, email: str,
@@ -114,7 +116,8 @@ class Membership:
         self.send_notice(conn, config, email, notices.confirm_unsubscribe(
             config, email, token=token, confirm_address=config.sub_address(f"confirm+{token}"),
             confirm_url=self.urls.confirm(token), expires=aware(now + CONFIRM_FOR),
-            message_id=new_message_id(config), date=aware(now)), now)
+            message_id=new_message_id(config), date=aware(now),
+            text=own_text(conn, config.id, "confirm_unsubscribe")), now)
         return f"a confirmation request was sent to {email}"
 
     def confirm(self, conn: Connection, token: str, now: datetime
@@ -165,7 +168,8 @@ class Membership:
             self.send_notice(conn, config, member.email, notices.welcome(
                 config, member.email, unsubscribe_url=self.unsubscribe_url(config, member.email),
                 archive_url=self.urls.list_home(config) if config.archive_policy != "none"
-                else None, message_id=new_message_id(config), date=aware(now)), now)
+                else None, message_id=new_message_id(config), date=aware(now),
+                text=own_text(conn, config.id, "welcome")), now)
         return added
 
     def unsubscribe_now(self, conn: Connection, config: ListConfig, email: str, now: datetime,
@@ -173,5 +177,6 @@ class Membership:
         removed = m.remove_member(conn, config.id, email)
         if removed and goodbye:
             self.send_notice(conn, config, email.lower(), notices.goodbye(
-                config, email.lower(), message_id=new_message_id(config), date=aware(now)), now)
+                config, email.lower(), message_id=new_message_id(config), date=aware(now),
+                text=own_text(conn, config.id, "goodbye")), now)
         return removed

@@ -26,7 +26,7 @@ the relay would need SMTPUTF8).  Texts are short, plain and say what to do next.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -119,6 +119,91 @@ def _quoted(text: str) -> str:
     return f'"{text}"'
 
 
+# -- a list's own wording ----------------------------------------------------------------------
+#
+# A list's owners may word a notice themselves (moot.storage.templates keeps and checks their
+# text).  Their text replaces the body only: headers, tokens and links are still made here, and
+# reach the text through named fields.  Each notice below fills exactly the fields named here.
+
+TEMPLATE_FIELDS: dict[str, dict[str, str]] = {
+    "welcome": {
+        "list_name": "the list's name", "list_address": "the list's posting address",
+        "email": "the new member's address", "description": "the list's description",
+        "posting": "who may post, in a sentence",
+        "unsubscribe_url": "the member's own link to leave",
+        "leave_address": "the address that takes the member off the list",
+        "archive_url": "the archive's address (empty when the list keeps none)",
+        "request_address": "the address that takes commands",
+        "owner_address": "the address of the list's owners"},
+    "goodbye": {
+        "list_name": "the list's name", "list_address": "the list's posting address",
+        "email": "the address that left", "join_address": "the address to join again",
+        "owner_address": "the address of the list's owners"},
+    "confirm_subscribe": {
+        "list_name": "the list's name", "list_address": "the list's posting address",
+        "email": "the address asking to join", "confirm_url": "the link that confirms",
+        "confirm_address": "the address a reply goes to (it confirms too)",
+        "expires": "when the request expires (UTC)",
+        "owner_address": "the address of the list's owners"},
+    "confirm_unsubscribe": {
+        "list_name": "the list's name", "list_address": "the list's posting address",
+        "email": "the address asking to leave", "confirm_url": "the link that confirms",
+        "confirm_address": "the address a reply goes to (it confirms too)",
+        "expires": "when the request expires (UTC)",
+        "owner_address": "the address of the list's owners"},
+    "held_for_moderation": {
+        "list_name": "the list's name", "list_address": "the list's posting address",
+        "email": "the author's address", "subject": "the post's subject",
+        "reasons": "why it is held, one reason a line",
+        "withdraw": "how to take the post back (empty when that is not possible)",
+        "owner_address": "the address of the list's owners"},
+    "rejected": {
+        "list_name": "the list's name", "list_address": "the list's posting address",
+        "email": "the author's address", "subject": "the post's subject",
+        "reason": "why it was turned down",
+        "owner_address": "the address of the list's owners"},
+}
+
+_FIELD = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}")
+
+
+def fields_in(template: str) -> list[str]:
+    """The field names a text uses, in order (``{{`` and ``}}`` are literal braces).
+
+    >>> fields_in("Hi {email}, {{not a field}} {email.__class__} {}")
+    ['email', 'email.__class__', '']
+    """
+    return [m.group(1) for m in _FIELD.finditer(template) if m.group(1) is not None]
+
+
+def fill(template: str, fields: Mapping[str, str]) -> str:
+    """A list's own text with its fields filled in.
+
+    ``{name}`` becomes the value of field ``name``; ``{{`` and ``}}`` are literal braces;
+    anything else in braces stays as typed.  Nothing is evaluated: a name is looked up as a
+    whole string, so attribute access, indexing and format specs are not syntax here
+    (unlike :meth:`str.format`, which would hand ``{email.__class__}`` a Python object).
+
+    >>> fill("Hi {email}! {email.__class__} {email!r} {{email}} {nope}", {"email": "a@b.c"})
+    'Hi a@b.c! {email.__class__} {email!r} {email} {nope}'
+    """
+    def one(m: re.Match[str]) -> str:
+        if m.group(1) is None:
+            return m.group(0)[0]
+        return fields.get(m.group(1), m.group(0))
+
+    return _FIELD.sub(one, template)
+
+
+def _own(name: str, text: str, fields: Mapping[str, str]) -> str:
+    """The body from a list's own text: filled in, line ends normalised, the blank lines an
+    empty field leaves folded into one, one line end at the end."""
+    assert set(fields) == set(TEMPLATE_FIELDS[name]), name  # the documented fields, exactly
+    body = fill(text.replace("\r\n", "\n").replace("\r", "\n"), fields)
+    body = re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", body)
+    return body.strip("\n") + "\n"
+
+
 def _notice(
     config: ListConfig,
     to: str,
@@ -185,6 +270,7 @@ def _confirm(
     message_id: str,
     date: datetime,
     in_reply_to: str | None,
+    text: str | None = None,
 ) -> bytes:
     _line("token", token)
     if not token or token.split() != [token]:
@@ -205,6 +291,11 @@ def _confirm(
         "If you did not ask for this, ignore this message: nothing happens\n"
         "unless you confirm.\n"
     )
+    if text is not None:
+        body = _own(f"confirm_{action}", text, {
+            "list_name": config.name, "list_address": config.address, "email": to,
+            "confirm_url": confirm_url, "confirm_address": confirm_address,
+            "expires": _expiry(expires), "owner_address": config.owner_address})
     return _notice(
         config, to, subject=f"confirm {token}", body=body, message_id=message_id, date=date,
         replied=False, in_reply_to=in_reply_to, reply_to=confirm_address,
@@ -222,16 +313,18 @@ def confirm_subscribe(
     message_id: str,
     date: datetime,
     in_reply_to: str | None = None,
+    text: str | None = None,
 ) -> bytes:
     """Asks ``to`` to confirm joining the list.
 
     The subject is ``confirm TOKEN`` and ``Reply-To`` is ``confirm_address``
     (``LIST-confirm+TOKEN@``), so a plain reply confirms whichever address it reaches.
+    ``text``: the list's own wording of the body (see :data:`TEMPLATE_FIELDS`).
     """
     return _confirm(
         config, to, action="subscribe", token=token, confirm_address=confirm_address,
         confirm_url=confirm_url, expires=expires, message_id=message_id, date=date,
-        in_reply_to=in_reply_to,
+        in_reply_to=in_reply_to, text=text,
     )
 
 
@@ -246,12 +339,13 @@ def confirm_unsubscribe(
     message_id: str,
     date: datetime,
     in_reply_to: str | None = None,
+    text: str | None = None,
 ) -> bytes:
     """Asks ``to`` to confirm leaving the list (same shape as :func:`confirm_subscribe`)."""
     return _confirm(
         config, to, action="unsubscribe", token=token, confirm_address=confirm_address,
         confirm_url=confirm_url, expires=expires, message_id=message_id, date=date,
-        in_reply_to=in_reply_to,
+        in_reply_to=in_reply_to, text=text,
     )
 
 
@@ -272,8 +366,10 @@ def welcome(
     date: datetime,
     archive_url: str | None = None,
     in_reply_to: str | None = None,
+    text: str | None = None,
 ) -> bytes:
-    """Tells a new member how to post, how to leave and where the archive is."""
+    """Tells a new member how to post, how to leave and where the archive is (``text``: the
+    list's own wording)."""
     _line("unsubscribe_url", unsubscribe_url)
     lines = [f"Welcome to the list {_list_named(config)}.", ""]
     if config.description.strip():
@@ -290,8 +386,17 @@ def welcome(
         who = " (for members only)" if config.archive_policy == "private" else ""
         lines += ["", f"Past posts are in the archive{who}:", f"  {archive_url}"]
     lines += ["", f"For other commands, send 'help' to {config.request_address}."]
+    body = "\n".join(lines) + "\n"
+    if text is not None:
+        body = _own("welcome", text, {
+            "list_name": config.name, "list_address": config.address, "email": to,
+            "description": config.description.strip(),
+            "posting": _POSTING.get(config.posting_policy, ""),
+            "unsubscribe_url": unsubscribe_url, "leave_address": config.sub_address("leave"),
+            "archive_url": archive_url or "", "request_address": config.request_address,
+            "owner_address": config.owner_address})
     return _notice(
-        config, to, subject=f"Welcome to {config.name}", body="\n".join(lines) + "\n",
+        config, to, subject=f"Welcome to {config.name}", body=body,
         message_id=message_id, date=date, replied=False, in_reply_to=in_reply_to,
     )
 
@@ -303,14 +408,20 @@ def goodbye(
     message_id: str,
     date: datetime,
     in_reply_to: str | None = None,
+    text: str | None = None,
 ) -> bytes:
-    """Tells someone they have left the list and how to come back."""
+    """Tells someone they have left the list and how to come back (``text``: the list's own
+    wording)."""
     body = (
         f"{to} has left the list {_list_named(config)}\n"
         "and will get no more posts from it.\n"
         "\n"
         f"To join again, send any message to {config.sub_address('join')}.\n"
     )
+    if text is not None:
+        body = _own("goodbye", text, {
+            "list_name": config.name, "list_address": config.address, "email": to,
+            "join_address": config.sub_address("join"), "owner_address": config.owner_address})
     return _notice(
         config, to, subject=f"You have left {config.name}", body=body,
         message_id=message_id, date=date, replied=False, in_reply_to=in_reply_to,
@@ -421,10 +532,11 @@ def held_for_moderation(
     message_id: str,
     date: datetime,
     withdraw_address: str | None = None,
+    text: str | None = None,
 ) -> bytes:
     """Tells an author that their post waits for a moderator, and why.  With
     ``withdraw_address`` (a signed ``LIST-confirm+TOKEN@``), replies go there, and a reply
-    saying "withdraw" takes the post back."""
+    saying "withdraw" takes the post back.  ``text``: the list's own wording."""
     lines = [
         f"Your message {_quoted(_line('subject', subject))}",
         f"to the list {_list_named(config)} waits for a moderator.",
@@ -438,9 +550,16 @@ def held_for_moderation(
         _address("withdraw_address", withdraw_address)
         lines += ["To withdraw it, reply to this message with the word withdraw.", ""]
     lines.append(f"To ask about it, write to {config.owner_address}.")
+    body = "\n".join(lines) + "\n"
+    if text is not None:
+        body = _own("held_for_moderation", text, {
+            "list_name": config.name, "list_address": config.address, "email": to,
+            "subject": subject, "reasons": "\n".join(f"  - {r}" for r in reasons),
+            "withdraw": "To withdraw it, reply to this message with the word withdraw."
+            if withdraw_address else "", "owner_address": config.owner_address})
     return _notice(
         config, to, subject=f"Your message to {config.name} waits for a moderator",
-        body="\n".join(lines) + "\n", message_id=message_id, date=date, replied=True,
+        body=body, message_id=message_id, date=date, replied=True,
         in_reply_to=in_reply_to, reply_to=withdraw_address or None,
     )
 
@@ -543,8 +662,10 @@ def rejected(
     in_reply_to: str | None = None,
     message_id: str,
     date: datetime,
+    text: str | None = None,
 ) -> bytes:
-    """Tells an author that their post was turned down, and why."""
+    """Tells an author that their post was turned down, and why (``text``: the list's own
+    wording)."""
     lines = [
         f"Your message {_quoted(_line('subject', subject))}",
         f"to the list {_list_named(config)} was not sent to the list.",
@@ -553,9 +674,14 @@ def rejected(
         "",
         f"If you think this is a mistake, write to {config.owner_address}.",
     ]
+    body = "\n".join(lines) + "\n"
+    if text is not None:
+        body = _own("rejected", text, {
+            "list_name": config.name, "list_address": config.address, "email": to,
+            "subject": subject, "reason": reason, "owner_address": config.owner_address})
     return _notice(
         config, to, subject=f"Your message to {config.name} was not sent",
-        body="\n".join(lines) + "\n", message_id=message_id, date=date, replied=True,
+        body=body, message_id=message_id, date=date, replied=True,
         in_reply_to=in_reply_to,
     )
 

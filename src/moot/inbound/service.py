@@ -51,6 +51,7 @@ from moot.storage import schema as s
 from moot.storage.codec import CODEC, compress_many
 from moot.storage.lists import get_config
 from moot.storage.store import Incoming, Store, now_utc, sha256
+from moot.storage.templates import text as own_text
 
 log = logging.getLogger("moot.inbound")
 
@@ -315,7 +316,8 @@ class Inbound:
             send(conn, config, sender, notices.held_for_moderation(
                 config, sender, subject=notices.one_line(parsed.subject), reasons=reasons,
                 in_reply_to=parsed.message_id, message_id=new_message_id(config),
-                date=aware(now), withdraw_address=links.withdraw), now)
+                date=aware(now), withdraw_address=links.withdraw,
+                text=own_text(conn, config.id, "held_for_moderation")), now)
         if not tell_moderators:
             return
         for moderator in m.moderators(conn, config.id):
@@ -382,7 +384,8 @@ class Inbound:
                 self.membership.send_notice(conn, config, row.sender, notices.rejected(
                     config, row.sender, subject=notices.one_line(row.subject),
                     reason=reason or "a moderator declined it", in_reply_to=row.message_id,
-                    message_id=new_message_id(config), date=aware(now)), now)
+                    message_id=new_message_id(config), date=aware(now),
+                    text=own_text(conn, config.id, "rejected")), now)
             return Outcome("rejected", (reason or "rejected by a moderator",))
         default = {"withdraw": "withdrawn by its author",
                    "expire": "nobody decided in time"}.get(decision, "discarded by a moderator")

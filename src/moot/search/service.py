@@ -104,6 +104,20 @@ class Search:
         self.index.commit(last, final=final)
         return done
 
+    def refresh(self, pks: Collection[int]) -> None:
+        """Index these messages again as the archive now holds them: after the moderators
+        deleted or redacted them, their old words must stop finding them.  A deleted message
+        leaves the index; a redacted one is indexed with its redacted text.  Messages above
+        the committed mark are left to :meth:`catch_up`, which reads them afresh anyway."""
+        with self._writing:
+            keys = sorted(set(pks))
+            if not keys:
+                return
+            self.index.delete(keys)
+            mark = self.index.last_pk
+            self.index.add(_doc(r) for r in self.feed.rows([k for k in keys if k <= mark]))
+            self.index.commit(mark)
+
     def rebuild(self, progress: Progress | None = None) -> int:
         with self._writing:
             self.index.clear()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, and_, func, select
+from sqlalchemy import Engine, Row, and_, func, or_, select
 
 from moot.core.errors import ListNotFound
 from moot.storage import codec
@@ -19,8 +19,11 @@ _LIST_MESSAGE_COLUMNS = (
     s.messages.c.id, s.messages.c.message_id, s.messages.c.thread_id, s.messages.c.from_name,
     s.messages.c.from_addr, s.messages.c.date_utc, s.messages.c.sort_date, s.messages.c.subject,
     s.messages.c.in_reply_to, s.messages.c.references, s.messages.c.size,
-    s.messages.c.attachment_count, s.messages.c.has_html,
+    s.messages.c.attachment_count, s.messages.c.has_html, s.messages.c.removed_kind,
+    s.messages.c.removed_at,
 )
+# A message the moderators deleted is not searchable (a redacted one is, by its redacted text).
+_SEARCHABLE = or_(s.messages.c.removed_kind.is_(None), s.messages.c.removed_kind != "deleted")
 
 
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
@@ -223,7 +226,8 @@ class IndexFeed:
             return list(conn.execute(q).scalars())
 
     def rows(self, pks: list[int]) -> list[Row[Any]]:
-        q = select(*_index_columns()).where(s.messages.c.id.in_(pks)).order_by(s.messages.c.id)
+        q = (select(*_index_columns()).where(s.messages.c.id.in_(pks), _SEARCHABLE)
+             .order_by(s.messages.c.id))
         with self.engine.connect() as conn:
             return list(conn.execute(q))
 
@@ -256,6 +260,7 @@ class IndexFeed:
         m = s.messages.c
         q = (select(m.id, m.message_id, m.thread_id, m.subject, m.from_name, m.from_addr,
                     m.date_utc, m.sort_date, m.body_text, s.mailing_lists.c.address)
-             .join(s.mailing_lists, s.mailing_lists.c.id == m.list_id).where(m.id.in_(pks)))
+             .join(s.mailing_lists, s.mailing_lists.c.id == m.list_id)
+             .where(m.id.in_(pks), _SEARCHABLE))
         with self.engine.connect() as conn:
             return {r.id: r for r in conn.execute(q)}

@@ -7,6 +7,7 @@ suffix, so a percent-encoded slash still reaches the right message.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -39,9 +40,49 @@ def _moot(request: Request) -> Moot:
     return request.app.state.moot  # type: ignore[no-any-return]
 
 
+def removed_on(when: datetime) -> str:
+    """The day the moderators took a message down, as the placeholder says it.
+
+    >>> removed_on(datetime(2026, 11, 25, 17, 3))
+    '25 November 2026'
+    """
+    return f"{when.day} {MONTH_NAMES[when.month - 1]} {when.year}"
+
+
+def _gone(m: Row[Any]) -> None:
+    """410 for what the moderators took down: its raw bytes and attachments are not kept."""
+    if m.removed_kind:
+        what = "removed" if m.removed_kind == "deleted" else "redacted"
+        raise HTTPException(410, f"This message was {what} by the moderators on "
+                                 f"{removed_on(m.removed_at)}; its original form and its "
+                                 "attachments are no longer kept.")
+
+
+def _moderates(request: Request, list_id: int) -> bool:
+    """Whether the visitor may take this list's messages down (no look-up without a log-in;
+    a page that says yes is theirs alone, never kept by a shared cache)."""
+    from moot.web.accounts import current_user
+
+    if current_user(request) is None:
+        return False
+    from moot.authz import may
+    from moot.web.authz import viewer
+
+    try:
+        who = viewer(request)
+    except HTTPException:  # a bad API token sent with a page request: a reader like others
+        return False
+    with _moot(request).engine.connect() as conn:
+        if may(conn, who, list_id, "moderator"):
+            request.state.private = True
+            return True
+    return False
+
+
 def _render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
     ctx.setdefault("msgid_url", msgid_url)
     ctx.setdefault("month_names", MONTH_NAMES)
+    ctx.setdefault("removed_on", removed_on)
     return request.app.state.templates.TemplateResponse(request, name, ctx,
                                                         status_code=status_code)
 
@@ -172,6 +213,7 @@ def raw_message(request: Request, address: str, msgid: str, n: int = 1) -> Respo
     found = _message(request, lst, msgid)
     if not 1 <= n <= len(found):
         raise HTTPException(404, f"There are {len(found)} messages with this Message-ID.")
+    _gone(found[n - 1])
     data = _moot(request).archive.raw(found[n - 1].id)
     return Response(data, media_type="text/plain", headers={"Content-Disposition": "inline"})
 
@@ -183,6 +225,7 @@ def attachment(request: Request, address: str, msgid: str, position: int,
     found = _message(request, lst, msgid)
     if not 1 <= n <= len(found):
         raise HTTPException(404, "No such message.")
+    _gone(found[n - 1])
     part = attachment_content(_moot(request).archive.raw(found[n - 1].id), position)
     if part is None:
         raise HTTPException(404, "No such attachment.")
@@ -210,7 +253,7 @@ def message_page(request: Request, address: str, msgid: str) -> HTMLResponse:
     shown = []
     for m in found:
         html = None
-        if m.has_html:
+        if m.has_html and not m.removed_kind:
             markup = html_body(archive.raw(m.id))
             html = obfuscate_addresses(sanitize_html(markup)) if markup else None
         shown.append({"m": m, "body": render_body(m.body_text), "html": html,
@@ -218,7 +261,8 @@ def message_page(request: Request, address: str, msgid: str) -> HTMLResponse:
     return _render(request, "message.html", lst=lst, msgid=msgid, shown=shown,
                    thread=_tree_context(rows, msgid), prev_in_thread=prev_in_thread,
                    next_in_thread=next_in_thread, before=before, after=after,
-                   thread_root=rows[0].message_id if rows else msgid)
+                   thread_root=rows[0].message_id if rows else msgid,
+                   may_remove=_moderates(request, lst.id))
 
 
 def _tree_context(rows: list[ThreadRow], current: str) -> list[dict[str, Any]]:
