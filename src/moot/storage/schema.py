@@ -474,7 +474,7 @@ def metadata_for(dialect: str) -> list[MetaData]:
     """The tables a database of this dialect holds once migrated.
 
     >>> [sorted(m.tables)[:1] for m in metadata_for("sqlite")]
-    [['attachments']]
+    [['api_tokens']]
     >>> len(metadata_for("postgresql"))
     2
     """

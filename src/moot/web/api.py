@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from moot import __version__
@@ -13,13 +15,49 @@ from moot.app import Moot
 from moot.reading import thread_rows
 
 
+class Error(BaseModel):
+    """Every refusal: what went wrong and what to do, in one sentence for a person."""
+
+    error: str
+
+
+# Documented on every operation: each can meet these (a bad token, a list that is not there).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "The request is not what this call takes."},
+    401: {"model": Error, "description": "Nobody is logged in, or the token is not valid."},
+    403: {"model": Error, "description": "The caller lacks the role this call needs."},
+    404: {"model": Error, "description": "No such list, message or item (or not readable)."},
+    409: {"model": Error, "description": "It is already so, or was already decided."},
+    413: {"model": Error, "description": "The request body is over the site's limit."},
+    422: {"model": Error, "description": "A parameter or the body has the wrong shape."},
+}
+
+
+def _validation_text(exc: RequestValidationError) -> str:
+    """FastAPI's validation errors as one sentence: which field, what is wrong.
+
+    >>> _validation_text(RequestValidationError([{"loc": ("query", "limit"),
+    ...     "msg": "Input should be a valid integer"}]))
+    'limit: Input should be a valid integer'
+    """
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "body"
+        parts.append(f"{where}: {err.get('msg', 'not valid')}")
+    return "; ".join(parts) or "the request is not valid"
+
+
 def create_api(moot: Moot) -> FastAPI:
     api = FastAPI(title="moot API", version=__version__, openapi_url="/openapi.json",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, responses=ERRORS)
 
     @api.exception_handler(StarletteHTTPException)
     async def json_error(_request: Any, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(_request: Any, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _validation_text(exc)}, status_code=422)
 
     def readable_list(request: Request, address: str) -> Any:
         row = moot.archive.find_list(address)
@@ -79,6 +117,12 @@ def create_api(moot: Moot) -> FastAPI:
     from moot.web.bans_api import router as bans_router
 
     api.include_router(bans_router)
+    from moot.web.content_api import router as content_router
+
+    api.include_router(content_router)  # a list's templates; taking messages down
+    from moot.web.me_api import router as me_router
+
+    api.include_router(me_router)
     return api
 
 

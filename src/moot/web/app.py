@@ -17,6 +17,7 @@ from moot import __version__
 from moot.app import Moot
 from moot.core.address import obfuscate
 from moot.web import api, archive, metrics, moderation, subscription
+from moot.web.authz import LogInFirst, to_login
 from moot.web.limits import BodyLimit
 
 HERE = Path(__file__).parent
@@ -60,6 +61,9 @@ def create_app(moot: Moot) -> FastAPI:
             response.headers.setdefault(k, v)
         return response
 
+    # A page for someone logged in, asked for by nobody: the log-in page, then back.
+    app.add_exception_handler(LogInFirst, to_login)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/"):
@@ -85,9 +89,32 @@ def create_app(moot: Moot) -> FastAPI:
     app.include_router(subscription.router)
     app.include_router(moderation.router)
     app.include_router(metrics.router)
+    from moot.web import removal_pages, templates_pages
+
+    app.include_router(templates_pages.router)  # /l/{list}/admin/templates: a list's texts
+    app.include_router(removal_pages.router)  # /l/{list}/m/{msgid}/remove: take a post down
+    from moot.web import admin_pages
+
+    admin_pages.install(app)  # /l/{list}/admin/: the owners' and moderators' pages
     from moot.web import accounts
 
     app.include_router(accounts.router)
+    from moot.web import me
+
+    app.include_router(me.router)
+    templates.env.globals["list_box"] = me.list_box  # list.html's join / post box
+
+    @app.middleware("http")
+    async def csrf_cookie(request: Request, call_next: Any) -> Any:
+        """A page whose template put a form token in a form (list.html's join box) also
+        sets the token's cookie, if its handler did not (moot.web.forms)."""
+        from moot.web import forms
+
+        response = await call_next(request)
+        if not any(v.startswith(f"{forms.COOKIE}=") for v in
+                   response.headers.getlist("set-cookie")):
+            forms.set_cookie(request, response)
+        return response
 
     @app.middleware("http")
     async def private_pages(request: Request, call_next: Any) -> Any:
@@ -101,7 +128,7 @@ def create_app(moot: Moot) -> FastAPI:
 
 
 def filename_segment(name: str) -> str:
-    """An attachment's name as one URL path segment: only its last part (a name like
+    r"""An attachment's name as one URL path segment: only its last part (a name like
     ``../../etc/passwd`` is ``passwd``), dot-only names replaced, everything else
     percent-encoded, slashes included, so a browser never resolves it to another path.
 

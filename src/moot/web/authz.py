@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 
 from fastapi import HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
 
 from moot.app import Moot
 from moot.authz import ANONYMOUS, RANK, Viewer, may, token_user, viewer_for
@@ -112,3 +113,48 @@ def list_role(request: Request, address: str, need: str) -> tuple[ListConfig, Vi
             raise HTTPException(403, f"only a {need} of {config.address}"
                                      f"{' or above' if need != 'owner' else ''} may do this")
     return config, who
+
+
+# -- HTML pages ------------------------------------------------------------------------------
+#
+# Pages carry their CSRF token in a form field (moot.web.forms.check), not in a header, and
+# send nobody-logged-in to the log-in page rather than answering 401.
+
+class LogInFirst(Exception):
+    """Nobody is logged in: the answer is the log-in page, then back to ``page``."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(page)
+        self.page = page
+
+
+def to_login(_request: Request, exc: Exception) -> Response:
+    """The answer to :class:`LogInFirst` (installed by the web app): 303 to
+    ``/login?next=PAGE``."""
+    from urllib.parse import quote
+
+    page = exc.page if isinstance(exc, LogInFirst) else "/"
+    return RedirectResponse("/login?next=" + quote(page, safe="/@"), status_code=303)
+
+
+def page_role(request: Request, address: str, need: str) -> tuple[ListConfig, Viewer, str]:
+    """For a page of a list's administration: the list, the visitor and their role there, if
+    they hold at least ``need``.  Nobody logged in: :class:`LogInFirst` (before saying
+    whether the list exists); no such list: 404; too low a role: 403 saying who may."""
+    from moot.authz import role_on
+
+    assert need in RANK
+    who = viewer(request)
+    if who.anonymous:
+        query = f"?{request.url.query}" if request.url.query and request.method == "GET" else ""
+        raise LogInFirst(request.url.path + query)
+    with _moot(request).engine.connect() as conn:
+        config = list_store.get_config(conn, address)
+        if config is None:
+            raise HTTPException(404, f"There is no list {address} here.")
+        role = role_on(conn, who, config.id) or ""
+    if RANK.get(role, 0) < RANK[need]:
+        who_may = "owners" if need == "owner" else "moderators and owners"
+        raise HTTPException(403, f"Only the {who_may} of {config.address} may use this page. "
+                                 f"You are logged in as {who.actor}.")
+    return config, who, role
