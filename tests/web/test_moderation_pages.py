@@ -172,6 +172,10 @@ def test_the_api_takes_the_new_decisions_and_shows_the_audit_log(client: TestCli
     a, _ = hold(moot, "api1@example.org")
     b, _ = hold(moot, "api2@example.org", sender="zed@example.org")
     url = f"/api/v1/lists/{LIST}/held"
+    first = client.get(f"{url}?limit=1", headers=AUTH).json()
+    assert [h["id"] for h in first["held"]] == [a] and first["next"]
+    second = client.get(first["next"], headers=AUTH).json()
+    assert [h["id"] for h in second["held"]] == [b]
     assert client.post(f"{url}/{a}", json={"decision": "defer"}).status_code == 401
     r = client.post(f"{url}/{a}", json={"decision": "defer", "reason": "later"}, headers=AUTH)
     assert r.status_code == 200 and r.json()["outcome"] == "held: later"
@@ -187,7 +191,13 @@ def test_the_api_takes_the_new_decisions_and_shows_the_audit_log(client: TestCli
     got = [(e["actor"], e["action"]) for e in r.json()["entries"]]
     assert got == [("api", "moderate:approve+unmoderate"), ("api", "sender-rule:accept"),
                    ("api", "moderate:approve+accept"), ("api", "moderate:defer")]
-    assert set(r.json()["entries"][0]) == {"at", "actor", "action", "target", "detail"}
-    limited = client.get(f"/api/v1/lists/{LIST}/audit?limit=1", headers=AUTH).json()
-    assert len(limited["entries"]) == 1
+    assert set(r.json()["entries"][0]) == {"id", "at", "actor", "action", "target", "detail"}
+    assert r.json()["next"] is None
+    # A page at a time: following "next" walks the whole log, newest first, once.
+    seen, page = [], f"/api/v1/lists/{LIST}/audit?limit=3"
+    while page:
+        doc = client.get(page, headers=AUTH).json()
+        seen += [(e["actor"], e["action"]) for e in doc["entries"]]
+        page = doc["next"]
+    assert seen == got
     assert client.get("/api/v1/lists/nope@example.org/audit", headers=AUTH).status_code == 404

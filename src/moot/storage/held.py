@@ -79,11 +79,13 @@ def lists_waiting(conn: Connection) -> list[int]:
                              .order_by(h.list_id)).scalars())
 
 
-def waiting_after(conn: Connection, list_id: int, after_id: int) -> list[Row[Any]]:
-    """Undecided posts with a number above ``after_id``, oldest first."""
+def waiting_after(conn: Connection, list_id: int, after_id: int, limit: int | None = None
+                  ) -> list[Row[Any]]:
+    """Undecided posts with a number above ``after_id``, oldest first (at most ``limit``)."""
     h = s.held.c
     return list(conn.execute(select(*_SUMMARY).where(
-        h.list_id == list_id, h.decision.is_(None), h.id > after_id).order_by(h.id)))
+        h.list_id == list_id, h.decision.is_(None), h.id > after_id).order_by(h.id)
+        .limit(limit)))
 
 
 def arrivals_since(conn: Connection, list_id: int, since: datetime) -> list[tuple[int, datetime]]:

@@ -232,12 +232,18 @@ def subscribe(request: Request, address: str, doc: JsonBody) -> dict[str, Any]:
 
 
 @router.get("/lists/{address}/held")
-def held(request: Request, address: str) -> dict[str, Any]:
+def held(request: Request, address: str, after: int = 0, limit: int = 100) -> dict[str, Any]:
+    """Posts waiting for a moderator, oldest first, as ``moot held --json`` gives them, a page
+    at a time: ``limit`` (1-1000) numbered above ``after``; ``next``: the next page's URL, null
+    on the last."""
     moot = _moot(request)
     config, who = list_role(request, address, "moderator")
+    limit = max(1, min(limit, 1000))
     with moot.engine.connect() as conn:
-        rows = held_store.waiting(conn, config.id)
-    return {"held": [held_store.summary_json(r) for r in rows]}
+        rows = held_store.waiting_after(conn, config.id, max(0, after), limit)
+    nxt = (f"/api/v1/lists/{config.address}/held?after={rows[-1].id}&limit={limit}"
+           if len(rows) == limit else None)
+    return {"held": [held_store.summary_json(r) for r in rows], "next": nxt}
 
 
 @router.post("/lists/{address}/held/{hold_id}")
@@ -264,14 +270,23 @@ def moderate(request: Request, address: str, hold_id: int,
 
 
 @router.get("/lists/{address}/audit")
-def audit_log(request: Request, address: str, limit: int = 200) -> dict[str, Any]:
-    """Who did what and when (newest first), as ``moot audit ADDR --json`` gives it."""
+def audit_log(request: Request, address: str, limit: int = 200,
+              before: int | None = None) -> dict[str, Any]:
+    """Who did what and when, newest first, as ``moot audit ADDR --json`` gives it, a page at
+    a time: ``limit`` (1-1000) entries numbered below ``before``; ``next``: the next page's
+    URL, null on the last."""
     from moot.storage import audit
 
     moot = _moot(request)
     config, who = list_role(request, address, "moderator")
+    limit = max(1, min(limit, 1000))
     with moot.engine.connect() as conn:
-        return {"entries": audit.entries(conn, config.id, limit=max(1, min(limit, 1000)))}
+        rows = audit.entries_before(conn, config.id, before=before, limit=limit)
+    nxt = (f"/api/v1/lists/{config.address}/audit?before={rows[-1]['id']}&limit={limit}"
+           if len(rows) == limit else None)
+    return {"entries": [{"id": r["id"], "at": r["at"].isoformat() + "Z", "actor": r["actor"],
+                         "action": r["action"], "target": r["target"], "detail": r["detail"]}
+                        for r in rows], "next": nxt}
 
 
 @router.get("/lists/{address}/bounces")
