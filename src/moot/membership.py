@@ -172,6 +172,22 @@ class Membership:
                 text=own_text(conn, config.id, "welcome")), now)
         return added
 
+    def welcome_many(self, conn: Connection, config: ListConfig, emails: list[str],
+                     now: datetime) -> None:
+        """The welcome message for each of many new members, queued in one go (members
+        added from a pasted roster: :func:`moot.storage.members.add_members`)."""
+        own = own_text(conn, config.id, "welcome")
+        archive = self.urls.list_home(config) if config.archive_policy != "none" else None
+        when = aware(now)
+        outbox.enqueue_each(conn, list_id=config.id, kind="notice",
+                            mail_from=config.bounces_address, now=now, messages=[
+                                (email, notices.welcome(
+                                    config, email,
+                                    unsubscribe_url=self.unsubscribe_url(config, email),
+                                    archive_url=archive, message_id=new_message_id(config),
+                                    date=when, text=own))
+                                for email in emails])
+
     def unsubscribe_now(self, conn: Connection, config: ListConfig, email: str, now: datetime,
                         *, goodbye: bool = True) -> bool:
         removed = m.remove_member(conn, config.id, email)

@@ -50,6 +50,23 @@ def enqueue(conn: Connection, *, list_id: int | None, kind: str, mail_from: str,
     return oid
 
 
+def enqueue_each(conn: Connection, *, list_id: int | None, kind: str, mail_from: str,
+                 messages: Sequence[tuple[str, bytes]], now: datetime) -> None:
+    """Queue many one-recipient messages at once (``(recipient, data)`` pairs): the welcome
+    messages of a pasted roster.  Two statements in all, not two a message."""
+    if not messages:
+        return
+    datas = compress_many([data for _, data in messages])
+    ids = conn.execute(insert(s.outbox).returning(s.outbox.c.id, sort_by_parameter_order=True),
+                       [{"list_id": list_id, "kind": kind, "message_pk": None,
+                         "mail_from": mail_from, "codec": CODEC, "data": data,
+                         "created_at": now} for data in datas]).scalars().all()
+    bulk_insert(conn, s.outbox_recipients,
+                ("outbox_id", "rcpt", "personal", "status", "attempts", "next_attempt_at"),
+                [(oid, rcpt, False, "pending", 0, now)
+                 for oid, (rcpt, _) in zip(ids, messages, strict=True)])
+
+
 CLAIM_FOR = timedelta(minutes=10)  # a claim a worker that died without releasing it holds
 
 

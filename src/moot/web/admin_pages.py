@@ -43,7 +43,7 @@ from moot.app import Moot
 from moot.authz import role_on
 from moot.core.address import valid_email
 from moot.core.ban import first_match
-from moot.core.errors import AlreadyDecided, BadSetting, Banned, HoldNotFound, MootError
+from moot.core.errors import AlreadyDecided, BadSetting, HoldNotFound, MootError
 from moot.core.mailinglist import SETTINGS, ListConfig, validate_setting
 from moot.core.member import DELIVERY_MODES, ROLES, Member
 from moot.storage import audit, bans, held
@@ -431,21 +431,16 @@ def bulk_add(conn: Connection, moot: Moot, config: ListConfig, text: str, *, inv
             membership.request_subscribe(conn, config, email, now, by_owner=True)
             audit.record(conn, config.id, by, "member:invite", email, "", now)
             result["invited"].append(email)
-        elif not welcome:
+        else:
             quiet.append(Member(email, name=name))
             result["added"].append(email)
-        else:
-            try:
-                membership.subscribe_now(conn, config, Member(email, name=name), now)
-            except Banned:  # banned since the patterns were read
-                result["banned"].append(email)
-                continue
-            audit.record(conn, config.id, by, "member:add", email, "welcomed", now)
-            result["added"].append(email)
+    # One statement for the members and two for their welcomes, however many were pasted.
     member_store.add_members(conn, config.id, quiet, now)
+    if welcome:
+        membership.welcome_many(conn, config, [x.email for x in quiet], now)
     for member in quiet:
-        audit.record(conn, config.id, by, "member:add", member.email, "no welcome message",
-                     now)
+        audit.record(conn, config.id, by, "member:add", member.email,
+                     "welcomed" if welcome else "no welcome message", now)
     return result
 
 
