@@ -242,3 +242,24 @@ def test_each_role_gets_only_what_it_may(site: Site, route: str) -> None:
                 assert r.status_code not in (401, 403), (route, who, r.status_code, r.text)
             else:
                 assert r.status_code == 403, (route, who, r.status_code, r.text[:300])
+
+
+# The one exception: a member's own unsubscribe link takes RFC 8058's one-click POST from
+# their mail program, which has no form; the signed token in the link is the proof.
+ONE_CLICK = "POST /l/{address}/unsubscribe/{token}"
+HTML_POSTS = sorted(r for r in PUBLIC | SIGNED_IN | set(ROLES)
+                    if r.startswith("POST ") and not r.startswith("POST /api/")
+                    and r != ONE_CLICK)
+
+
+@pytest.mark.parametrize("route", HTML_POSTS)
+def test_every_form_post_needs_its_form_token(site: Site, route: str) -> None:
+    """Even for the list's owner, a form sent without the page's token, or with another
+    one, is refused (403) and changes nothing."""
+    url = _url(route.split(" ", 1)[1])
+    with TestClient(create_app(site.moot)) as client:
+        client.cookies.set("moot_session", site.cookies["owner"])
+        client.cookies.set("moot_csrf", CSRF)
+        for data in ({}, {"csrf": "another-token-0123456789abcdef"}):
+            r = client.post(url, data=data, follow_redirects=False)
+            assert r.status_code == 403, (route, data, r.status_code, r.text[:200])
