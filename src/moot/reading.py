@@ -27,7 +27,7 @@ class ThreadRow:
 def thread_rows(archive: Archive, thread_id: int, *, with_body: bool = True) -> list[ThreadRow]:
     msgs = archive.thread_messages(thread_id, with_body=with_body)
     by_key = {m.id: m for m in msgs}
-    items = [ThreadItem(m.id, m.message_id, _parents(m), m.subject, m.sort_date) for m in msgs]
+    items = [ThreadItem(m.id, m.message_id, parent_ids(m), m.subject, m.sort_date) for m in msgs]
     rows = []
     for placed in build_tree(items):
         item = placed.node.item
@@ -36,7 +36,9 @@ def thread_rows(archive: Archive, thread_id: int, *, with_body: bool = True) -> 
     return rows
 
 
-def _parents(m: Row[Any]) -> list[str]:
+def parent_ids(m: Row[Any]) -> list[str]:
+    """The Message-IDs a message answers, nearest first (In-Reply-To, then References
+    newest to oldest)."""
     out = [m.in_reply_to] if m.in_reply_to else []
     for ref in reversed(m.references.split()):
         if ref not in out:

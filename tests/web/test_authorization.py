@@ -53,6 +53,7 @@ PUBLIC = {
     "GET /l/{address}/moderate/{hold_id}/{token}", "POST /l/{address}/moderate/{hold_id}/{token}",
     "GET /api/v1/openapi.json", "GET /api/v1/lists", "GET /api/v1/search",
     "GET /api/v1/lists/{address}/threads/{message_id}", "POST /api/v1/lists/{address}/subscribe",
+    "GET /api/v1/messages/{message_id}/links",
 }
 # Routes for anyone logged in, about themselves (tests/web/test_me.py covers what they do).
 SIGNED_IN = {

@@ -378,6 +378,26 @@ list_templates = Table(
     Column("updated_by", String(320), nullable=False, default=""),
 )
 
+# What a message points at beyond its reply: a passage it quotes, a message its prose refers to,
+# an earlier appearance of the same letter (kind quote|reference|republication).  status:
+# found (target_pk), ambiguous (several fit: candidates, comma-separated message ids), none
+# (nothing in the archive fits; the reader is told so).  detail: JSON for the page (the
+# passage's lines, the words of the reference, the similarity).
+links = Table(
+    "links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("source_pk", Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("target_pk", Integer, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True),
+    Column("status", String(20), nullable=False, default="found"),
+    Column("candidates", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default="{}"),
+    Index(None, "source_pk"),
+    Index(None, "target_pk", "kind"),
+)
+
 # The outbound queue.  A message to send is written once (outbox) in the same transaction as
 # what caused it (an archived post, a confirmation request); each recipient is a row of its own
 # (outbox_recipients) that the sender marks as it goes.

@@ -123,6 +123,9 @@ def create_api(moot: Moot) -> FastAPI:
     from moot.web.me_api import router as me_router
 
     api.include_router(me_router)
+    from moot.web.links_api import router as links_router
+
+    api.include_router(links_router)  # /messages/{msgid}/links
     return api
 
 
