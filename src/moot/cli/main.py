@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -199,6 +200,11 @@ def import_cmd(
         fail(str(exc))
     for line in summary.refused:
         err.print(f"refused: {line}", markup=False)
+    # The incremental step: the new messages' quotes and references (after the import's own
+    # clock, which measures storing and indexing).
+    from moot.cli.progress import link_with_progress
+
+    link_with_progress(moot, show=not as_json and sys.stderr.isatty())
     if as_json:
         emit_json(summary.as_json())
     else:
@@ -270,6 +276,25 @@ def reindex(ctx: typer.Context, address: Annotated[str, typer.Argument()] = "") 
         fail(f"no list {address!r}: see `moot list ls`")
     n = _index(moot, show=sys.stderr.isatty(), rebuild=True)
     print(f"indexed {n} messages")
+
+
+@app.command()
+def relink(ctx: typer.Context, address: Annotated[str, typer.Argument()] = "") -> None:
+    """Find again every message's quotes and references (of one list, or all), with a
+    progress bar; links are otherwise made as mail and imports arrive."""
+    from moot.cli.progress import link_with_progress
+
+    moot = open_moot(ctx.obj)
+    list_id = None
+    if address:
+        row = moot.archive.find_list(address)
+        if row is None:
+            fail(f"no list {address!r}: see `moot list ls`")
+        list_id = row.id
+    _index(moot, show=False)  # quotes found nowhere in the thread are looked up in the index
+    started = time.perf_counter()
+    n = link_with_progress(moot, show=sys.stderr.isatty(), list_id=list_id, everything=True)
+    print(f"linked {n} messages in {time.perf_counter() - started:.1f} s")
 
 
 @app.command()

@@ -58,3 +58,29 @@ def index_with_progress(moot: Moot, *, show: bool, rebuild: bool = False) -> int
             bar.update(task, completed=done, total=total)
 
         return run(progress)
+
+
+def link_with_progress(moot: Moot, *, show: bool, list_id: int | None = None,
+                       everything: bool = False) -> int:
+    """Link what is not linked yet (or every message of a list, or of all, for
+    ``everything``): quotes and references resolved (moot.linking)."""
+    from moot.linking import Linker
+
+    linker = Linker(moot)
+
+    def run(progress: object = None) -> int:
+        if everything:
+            return linker.relink(list_id, progress=progress)  # type: ignore[arg-type]
+        return linker.catch_up()
+
+    if not show:
+        return run()
+    columns = (TextColumn("[bold]linking"), BarColumn(),
+               TextColumn("{task.completed:>9,} / {task.total:,} messages"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("link", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run(progress)
