@@ -95,3 +95,20 @@ def test_the_incremental_step_links_only_what_is_new(moot: Moot) -> None:
                                 "Fine.\n"))
     assert linker.catch_up() == 1
     assert links_of(moot, "e@x") == [("quote", "found", pk(moot, "d@x"))]
+
+
+def test_the_message_page_shows_the_links_both_ways(moot: Moot) -> None:
+    from fastapi.testclient import TestClient
+
+    from moot.web.app import create_app
+
+    thread(moot)
+    Linker(moot).relink()
+    with TestClient(create_app(moot)) as client:
+        first = client.get(f"/l/{LIST}/m/a@x/").text
+        assert "Quoted by 2 later messages" in first and "Referred to by" in first
+        assert f'href="/l/{LIST}/m/c%40x/"' in first or f'href="/l/{LIST}/m/c@x/"' in first
+        third = client.get(f"/l/{LIST}/m/c@x/").text
+        assert "from a message that is not in this archive" in third
+        minutes = client.get(f"/l/{LIST}/m/d@x/").text
+        assert "Refers to" in minutes and "no message in this archive fits" in minutes

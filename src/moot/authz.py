@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection
 from moot.accounts import User, _user, addresses
 from moot.storage import schema as s
 
-RANK = {"member": 1, "moderator": 2, "owner": 3}
+# An editor composes the list's edited issues (moot.issues); moderators and owners may too.
+RANK = {"member": 1, "editor": 2, "moderator": 3, "owner": 4}
 TOKEN_PREFIX = "moot_"
 
 
@@ -83,7 +84,8 @@ def role_on(conn: Connection, viewer: Viewer, list_id: int) -> str | None:
 
 
 def may(conn: Connection, viewer: Viewer, list_id: int, need: str) -> bool:
-    """Whether the viewer holds at least role ``need`` (member|moderator|owner) on a list."""
+    """Whether the viewer holds at least role ``need`` (member|editor|moderator|owner) on a
+    list."""
     return RANK.get(role_on(conn, viewer, list_id) or "", 0) >= RANK[need]
 
 

@@ -32,8 +32,8 @@ PASSWORD = "a long enough passphrase"
 PEOPLE = {"member": "mem@example.org", "moderator": "mod@example.org",
           "other-owner": "oth@example.org", "owner": "own@example.org",
           "admin": "root@example.org"}
-RANKS = {"member": 1, "moderator": 2, "other-owner": 1, "owner": 3, "admin": 4}
-NEED_RANK = {"moderator": 2, "owner": 3, "admin": 4}
+RANKS = {"member": 1, "moderator": 3, "other-owner": 1, "owner": 4, "admin": 5}
+NEED_RANK = {"editor": 2, "moderator": 3, "owner": 4, "admin": 5}
 
 # Routes anyone may use (reading public archives, joining by mail, logging in...).  Private
 # archives are covered by tests/web/test_private_reading.py.
@@ -54,6 +54,11 @@ PUBLIC = {
     "GET /api/v1/openapi.json", "GET /api/v1/lists", "GET /api/v1/search",
     "GET /api/v1/lists/{address}/threads/{message_id}", "POST /api/v1/lists/{address}/subscribe",
     "GET /api/v1/messages/{message_id}/links",
+    # Edited issues: for whoever may read the publishing list (tests/web/test_issues_pages).
+    "GET /l/{address}/issues/", "GET /l/{address}/issues/atom.xml",
+    "GET /l/{address}/issues/{number}/", "GET /l/{address}/issues/{number}/v/{version}/",
+    "GET /l/{address}/issues/{number}/print", "GET /api/v1/lists/{address}/issues",
+    "GET /api/v1/lists/{address}/issues/{number}",
 }
 # Routes for anyone logged in, about themselves (tests/web/test_me.py covers what they do).
 SIGNED_IN = {
@@ -117,12 +122,21 @@ ROLES = {
     "POST /api/v1/lists": "admin",
     "DELETE /api/v1/lists/{address}": "admin",
     "GET /api/v1/queue": "admin",
+    "POST /l/{address}/issues/new": "editor",
+    "GET /l/{address}/issues/{number}/edit": "editor",
+    "POST /l/{address}/issues/{number}/edit": "editor",
+    "POST /api/v1/lists/{address}/issues": "editor",
+    "PATCH /api/v1/lists/{address}/issues/{number}": "editor",
+    "POST /api/v1/lists/{address}/issues/{number}/items": "editor",
+    "PATCH /api/v1/lists/{address}/issues/{number}/items/{position}": "editor",
+    "DELETE /api/v1/lists/{address}/issues/{number}/items/{position}": "editor",
+    "POST /api/v1/lists/{address}/issues/{number}/publish": "editor",
 }
 VALUES = {"address": LIST, "list_address": LIST, "msgid": "m1@example.org",
           "message_id": "m1@example.org", "hold_id": "1", "token_id": "1", "email":
           "mem@example.org", "pattern": "spam@example.org", "name": "welcome",
           "token": "not-a-token", "year": "2026", "month": "3", "position": "1",
-          "filename": "f.txt"}
+          "filename": "f.txt", "number": "1", "version": "1"}
 
 
 def _routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]:

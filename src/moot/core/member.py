@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROLES = ("member", "moderator", "owner")
+ROLES = ("member", "editor", "moderator", "owner")
 DELIVERY_MODES = ("regular", "digest")
 
 

@@ -398,6 +398,60 @@ links = Table(
     Index(None, "target_pk", "kind"),
 )
 
+# Edited issues (moot.issues): an editor's selection of posts, with notes, that a list publishes
+# as a periodical.  ``issues`` and ``issue_items`` are the working copy the editors change;
+# each publication freezes it into ``issue_versions`` (what readers see), and
+# ``issue_published`` says which posts the latest version carries ("Republished in").
+issues = Table(
+    "issues",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("introduction", Text, nullable=False, default=""),
+    Column("status", String(20), nullable=False, default="draft"),  # draft|published
+    Column("created_by", String(320), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("published_at", DateTime, nullable=True),  # the first publication
+    Column("version", Integer, nullable=False, default=0),  # 0 until published
+    Column("published_title", String(200), nullable=False, default=""),  # the latest version's
+    UniqueConstraint("list_id", "number"),
+)
+
+issue_items = Table(
+    "issue_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("issue_id", Integer, ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("message_pk", Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("editor_note", Text, nullable=False, default=""),
+    Index(None, "issue_id", "position"),
+)
+
+issue_versions = Table(
+    "issue_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("issue_id", Integer, ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("published_at", DateTime, nullable=False),
+    Column("published_by", String(320), nullable=False),
+    Column("snapshot", Text, nullable=False),  # JSON: title, introduction, items and notes
+    Column("change_note", Text, nullable=False, default=""),
+    UniqueConstraint("issue_id", "version"),
+)
+
+issue_published = Table(
+    "issue_published",
+    metadata,
+    Column("issue_id", Integer, ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    Column("message_pk", Integer, ForeignKey("messages.id", ondelete="CASCADE"),
+           primary_key=True),
+    Index(None, "message_pk"),
+)
+
 # The outbound queue.  A message to send is written once (outbox) in the same transaction as
 # what caused it (an archived post, a confirmation request); each recipient is a row of its own
 # (outbox_recipients) that the sender marks as it goes.

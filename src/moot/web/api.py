@@ -126,6 +126,9 @@ def create_api(moot: Moot) -> FastAPI:
     from moot.web.links_api import router as links_router
 
     api.include_router(links_router)  # /messages/{msgid}/links
+    from moot.web.issues_api import router as issues_router
+
+    api.include_router(issues_router)  # /lists/{list}/issues: edited issues
     return api
 
 

@@ -96,6 +96,9 @@ def create_app(moot: Moot) -> FastAPI:
     from moot.web import admin_pages
 
     admin_pages.install(app)  # /l/{list}/admin/: the owners' and moderators' pages
+    from moot.web import issues_pages
+
+    issues_pages.install(app)  # /l/{list}/issues/: edited issues of the list's periodical
     from moot.web import accounts
 
     app.include_router(accounts.router)

@@ -21,6 +21,8 @@ from moot.core.errors import ListNotFound
 from moot.core.htmlmail import sanitize_html
 from moot.core.parse import attachment_content, html_body
 from moot.reading import ThreadRow, export_mbox, thread_rows
+from moot.storage import links
+from moot.web.api import readable_for
 from moot.web.render import obfuscate_addresses, render_body
 
 router = APIRouter()
@@ -251,13 +253,18 @@ def message_page(request: Request, address: str, msgid: str) -> HTMLResponse:
     next_in_thread = thread_ids[pos + 1] if 0 <= pos < len(thread_ids) - 1 else None
     before, after = archive.month_neighbours(lst.id, found[0].sort_date, found[0].id)
     shown = []
+    readable = set((readable_for(request) or archive.public_lists()).values())
     for m in found:
         html = None
         if m.has_html and not m.removed_kind:
             markup = html_body(archive.raw(m.id))
             html = obfuscate_addresses(sanitize_html(markup)) if markup else None
+        with _moot(request).engine.connect() as conn:
+            ties = {"out": links.outgoing(conn, m.id, readable),
+                    "in": links.incoming(conn, m.id, readable)}
         shown.append({"m": m, "body": render_body(m.body_text), "html": html,
-                      "attachments": archive.attachments(m.id) if m.attachment_count else []})
+                      "attachments": archive.attachments(m.id) if m.attachment_count else [],
+                      "links": ties})
     return _render(request, "message.html", lst=lst, msgid=msgid, shown=shown,
                    thread=_tree_context(rows, msgid), prev_in_thread=prev_in_thread,
                    next_in_thread=next_in_thread, before=before, after=after,

@@ -80,6 +80,17 @@ def check_api_csrf(request: Request, who: Viewer) -> None:
                                  "in an X-CSRF-Token header; scripts should use an API token")
 
 
+def who_may(need: str) -> str:
+    """The people a role admits, in words.
+
+    >>> who_may("editor"), who_may("owner")
+    ('editors, moderators and owners', 'owners')
+    """
+    admitted = [r for r in RANK if RANK[r] >= RANK[need]]
+    plural = [f"{r}s" for r in admitted]
+    return plural[0] if len(plural) == 1 else ", ".join(plural[:-1]) + " and " + plural[-1]
+
+
 def signed_in(request: Request) -> Viewer:
     """Someone with an account (or the admin token); 401 for nobody."""
     who = viewer(request)
@@ -110,8 +121,8 @@ def list_role(request: Request, address: str, need: str) -> tuple[ListConfig, Vi
                                      f"{config.address}")
         check_api_csrf(request, who)
         if not may(conn, who, config.id, need):
-            raise HTTPException(403, f"only a {need} of {config.address}"
-                                     f"{' or above' if need != 'owner' else ''} may do this")
+            raise HTTPException(403, f"only the {who_may(need)} of {config.address} may do "
+                                     "this")
     return config, who
 
 
@@ -154,7 +165,7 @@ def page_role(request: Request, address: str, need: str) -> tuple[ListConfig, Vi
             raise HTTPException(404, f"There is no list {address} here.")
         role = role_on(conn, who, config.id) or ""
     if RANK.get(role, 0) < RANK[need]:
-        who_may = "owners" if need == "owner" else "moderators and owners"
-        raise HTTPException(403, f"Only the {who_may} of {config.address} may use this page. "
+        raise HTTPException(403, f"Only the {who_may(need)} of {config.address} may use this "
+                                 "page. "
                                  f"You are logged in as {who.actor}.")
     return config, who, role
