@@ -23,6 +23,7 @@ Tuesday").
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,6 +72,39 @@ def containment(part: set[Any], whole: set[Any]) -> float:
     return len(part & whole) / len(part) if part else 0.0
 
 
+_SAYS = re.compile(r"(?:wrote|writes|said|says|a écrit|schrieb|napsal\(a\)|escribió|scrisse)"
+                   r"\s*:?\s*$", re.IGNORECASE)
+_HEADER = re.compile(r"^(?:from|sent|date|to|cc|subject|objet|von|gesendet|an|betreff)\s*:",
+                     re.IGNORECASE)
+ORIGINAL_WORDS = 80  # an original block is matched by its opening words (the rest is history)
+
+
+def passage_text(text: str, kind: str) -> str:
+    r"""The words of a quoted passage that someone wrote: without the attribution lines of the
+    quotes nested in it ("On ..., Ada wrote:"), and, for a top-posted original, without its
+    header lines and past its opening words (what follows is older mail it quoted in turn).
+
+    >>> passage_text("Ada wrote:\nYes, the hall.", "marked")
+    'Yes, the hall.'
+    >>> passage_text("From: Ada\nSent: Monday\nSubject: Hall\n\nThe hall is booked.", "original")
+    'The hall is booked.'
+    """
+    lines = [x for x in text.split("\n") if not _SAYS.search(x)]
+    if kind == "original":
+        lines = [x for x in lines if not _HEADER.match(x.strip())]
+        kept: list[str] = []
+        count = 0
+        for line in lines:
+            if line.lstrip().startswith(">"):
+                break  # the original's own quotes: not its words
+            kept.append(line)
+            count += len(line.split())
+            if count >= ORIGINAL_WORDS:
+                break
+        lines = kept
+    return "\n".join(lines).strip()
+
+
 class Linker:
     """Finds and keeps the links of messages; one per process, like the search index."""
 
@@ -116,7 +150,7 @@ class Linker:
         ancestors = self._ancestors(conn, row)
         out = []
         for q in passages:
-            words = normalize_words(q.text)
+            words = normalize_words(passage_text(q.text, q.kind))
             if len(words) < MIN_WORDS:
                 continue
             mine = shingles(words)
@@ -125,7 +159,7 @@ class Linker:
             if origin is None:
                 origin = self._searched(conn, row, words, mine)
             detail = {"lines": [q.start_line, q.end_line], "depth": q.depth,
-                      "excerpt": " ".join(words[:16])}
+                      "excerpt": " ".join(words[:40])}
             if origin is None:
                 out.append(links.Link(row.id, "quote", None, "none", detail=detail))
             else:
