@@ -61,7 +61,7 @@ def create_api(moot: Moot) -> FastAPI:
 
     def readable_list(request: Request, address: str) -> Any:
         row = moot.archive.find_list(address)
-        readable = readable_for(request) or moot.archive.public_lists()
+        readable = readable_for(request)
         if row is None or row.address not in readable:
             raise HTTPException(404, f"no list {address} that you may read (private archives "
                                      "are for their members: log in or send an API token)")
@@ -71,7 +71,7 @@ def create_api(moot: Moot) -> FastAPI:
     def lists(request: Request) -> dict[str, Any]:
         """The lists whose archives the caller may read (public ones, and private ones the
         caller is a member of), with their counts."""
-        readable = readable_for(request) or moot.archive.public_lists()
+        readable = readable_for(request)
         return {"lists": [
             {"address": r.address, "display_name": r.display_name,
              "description": r.description, "archive": r.archive_policy,
@@ -132,13 +132,13 @@ def create_api(moot: Moot) -> FastAPI:
     return api
 
 
-def run_search(moot: Moot, q: str, list_address: str = "", *, limit: int = 20,
-               offset: int = 0, newest: bool = False, threads: bool = False,
-               readable: dict[str, int] | None = None) -> Any:
-    """A search over the lists this reader may read: ``readable`` (address -> id, from
-    :func:`moot.authz.readable_lists`), or the public ones.  Nothing else is ever searched, so
-    a private list's words never reach a hit, a snippet or a count."""
-    public = moot.archive.public_lists() if readable is None else readable
+def run_search(moot: Moot, q: str, list_address: str = "", *, readable: dict[str, int],
+               limit: int = 20, offset: int = 0, newest: bool = False,
+               threads: bool = False) -> Any:
+    """A search over the lists this reader may read (``readable``: address -> id, from
+    :func:`readable_for`).  Nothing else is ever searched, so a private list's words never
+    reach a hit, a snippet or a count."""
+    public = readable
     ids = list(public.values())
     if list_address:
         ids = [public[list_address.lower()]] if list_address.lower() in public else []
@@ -147,14 +147,15 @@ def run_search(moot: Moot, q: str, list_address: str = "", *, limit: int = 20,
                               list_address_ids=lambda a: public.get(a))
 
 
-def readable_for(request: Any) -> dict[str, int] | None:
-    """The lists the requester may read, or None for nobody in particular (public lists)."""
+def readable_for(request: Any) -> dict[str, int]:
+    """address -> id of the lists the requester may read: the public ones for nobody in
+    particular, and private ones too for their members and site admins."""
     from moot.authz import readable_lists
     from moot.web.authz import viewer
 
     who = viewer(request)
     if who.anonymous:
-        return None
+        return request.app.state.moot.archive.public_lists()  # type: ignore[no-any-return]
     request.state.private = True  # a signed-in reader's results may hold private lists
     with request.app.state.moot.engine.connect() as conn:
         return readable_lists(conn, who)

@@ -121,7 +121,7 @@ def _message(request: Request, lst: Row[Any], msgid: str) -> list[Row[Any]]:
 def search_page(request: Request, q: str = "", l: str = "", page: int = 1,  # noqa: E741
                 sort: str = "best", group: str = "") -> HTMLResponse:
     from moot.core.query import QueryError
-    from moot.web.api import readable_for, run_search
+    from moot.web.api import run_search
     from moot.web.render import highlight
 
     page = max(1, page)
@@ -136,7 +136,7 @@ def search_page(request: Request, q: str = "", l: str = "", page: int = 1,  # no
         except QueryError as exc:
             error = str(exc)
     lst = _moot(request).archive.find_list(l) if l else None
-    if lst is not None and lst.address not in (readable or _moot(request).archive.public_lists()):
+    if lst is not None and lst.address not in readable:
         lst = None
     hits = [{"h": h, "snippet": highlight(h.snippet, h.spans), "name": _public_name(h.sender)}
             for h in results.hits] if results else []
@@ -152,11 +152,8 @@ def _public_name(sender: str) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> HTMLResponse:
-    from moot.web.api import readable_for
-
     readable = readable_for(request)
-    lists = [r for r in _moot(request).archive.lists()
-             if r.archive_policy == "public" or (readable and r.address in readable)]
+    lists = [r for r in _moot(request).archive.lists() if r.address in readable]
     return _render(request, "index.html", lists=lists)
 
 
@@ -253,7 +250,7 @@ def message_page(request: Request, address: str, msgid: str) -> HTMLResponse:
     next_in_thread = thread_ids[pos + 1] if 0 <= pos < len(thread_ids) - 1 else None
     before, after = archive.month_neighbours(lst.id, found[0].sort_date, found[0].id)
     shown = []
-    readable = set((readable_for(request) or archive.public_lists()).values())
+    readable = set(readable_for(request).values())
     for m in found:
         html = None
         if m.has_html and not m.removed_kind:

@@ -29,7 +29,7 @@ def message_links(request: Request, message_id: str) -> dict[str, Any]:
     """`{"message_id", "outgoing": [{"kind", "target", ...}], "incoming": [{"kind", "source",
     ...}]}`; kinds: reply, quote, reference, republication."""
     moot = _moot(request)
-    readable = readable_for(request) or moot.archive.public_lists()
+    readable = readable_for(request)
     ids = set(readable.values())
     copies = [c for c in moot.archive.find_message_everywhere(message_id)
               if c.address in readable]
