@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -56,7 +55,7 @@ from moot.storage.lists import get_config
 from moot.storage.store import now_utc
 from moot.web import forms
 from moot.web.archive import msgid_url
-from moot.web.authz import viewer
+from moot.web.authz import LogInFirst, viewer
 
 router = APIRouter()
 
@@ -262,15 +261,14 @@ def _page(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HT
     return forms.set_cookie(request, response)  # type: ignore[return-value]
 
 
-def _account(request: Request) -> Viewer | None:
-    """The logged-in person (an account, not the site's admin token), or None."""
+def _account(request: Request, back: str = "") -> Viewer:
+    """The logged-in person (an account, not the site's admin token); for anyone else
+    :class:`~moot.web.authz.LogInFirst`, back to ``back`` (default: this page)."""
     who = viewer(request)
-    return who if who.user is not None else None
-
-
-def _to_login(request: Request, back: str = "") -> RedirectResponse:
-    target = back or request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    if who.user is None:
+        raise LogInFirst(back or request.url.path
+                         + (f"?{request.url.query}" if request.url.query else ""))
+    return who
 
 
 def _done(key: str) -> RedirectResponse:
@@ -290,9 +288,7 @@ def _me_page(request: Request, who: Viewer, status_code: int = 200, **ctx: Any
 
 @router.get("/me", response_class=HTMLResponse, response_model=None)
 def me_page(request: Request, done: str = "") -> Response:
-    who = _account(request)
-    if who is None:
-        return _to_login(request, "/me")
+    who = _account(request, "/me")
     return _me_page(request, who, flash=DONE.get(done))
 
 
@@ -300,9 +296,7 @@ def me_page(request: Request, done: str = "") -> Response:
 def add_address(request: Request, email: str = Form(""), csrf: str = Form("")) -> Response:
     """Ask to link another address: a link to confirm it is mailed to it."""
     forms.check(request, csrf)
-    who = _account(request)
-    if who is None or who.user is None:
-        return _to_login(request, "/me")
+    who = _account(request, "/me")
     try:
         send_link(request, who.user, email[:320])
     except Refused as exc:
@@ -313,9 +307,7 @@ def add_address(request: Request, email: str = Form(""), csrf: str = Form("")) -
 @router.post("/me/addresses/remove", response_class=HTMLResponse, response_model=None)
 def remove_address(request: Request, email: str = Form(""), csrf: str = Form("")) -> Response:
     forms.check(request, csrf)
-    who = _account(request)
-    if who is None or who.user is None:
-        return _to_login(request, "/me")
+    who = _account(request, "/me")
     try:
         with _moot(request).engine.begin() as conn:
             gone = unlink(conn, who.user.id, email)
@@ -371,9 +363,7 @@ def change_mode(request: Request, list_address: str, address: str = Form(""),
                 mode: str = Form(""), csrf: str = Form("")) -> Response:
     """How one membership gets mail: each post, a digest, or nothing."""
     forms.check(request, csrf)
-    who = _account(request)
-    if who is None:
-        return _to_login(request, "/me")
+    who = _account(request, "/me")
     moot = _moot(request)
     try:
         set_mode(moot, who, list_config(moot, list_address), address, mode)
@@ -386,9 +376,7 @@ def change_mode(request: Request, list_address: str, address: str = Form(""),
 def leave(request: Request, list_address: str, address: str = Form(""),
           csrf: str = Form("")) -> Response:
     forms.check(request, csrf)
-    who = _account(request)
-    if who is None:
-        return _to_login(request, "/me")
+    who = _account(request, "/me")
     moot = _moot(request)
     try:
         leave_list(moot, who, list_config(moot, list_address), address)
@@ -401,9 +389,7 @@ def leave(request: Request, list_address: str, address: str = Form(""),
 def new_token(request: Request, name: str = Form(""), csrf: str = Form("")) -> Response:
     """A new API token, shown on the page this once (only its hash is kept)."""
     forms.check(request, csrf)
-    who = _account(request)
-    if who is None or who.user is None:
-        return _to_login(request, "/me")
+    who = _account(request, "/me")
     try:
         name = token_name(name)
     except Refused as exc:
@@ -424,9 +410,7 @@ def token_name(name: str) -> str:
 @router.post("/me/tokens/{token_id}/revoke", response_class=HTMLResponse, response_model=None)
 def revoke(request: Request, token_id: int, csrf: str = Form("")) -> Response:
     forms.check(request, csrf)
-    who = _account(request)
-    if who is None or who.user is None:
-        return _to_login(request, "/me")
+    who = _account(request, "/me")
     with _moot(request).engine.begin() as conn:
         done = revoke_token(conn, who.user.id, token_id, now_utc())
     if not done:
@@ -438,8 +422,6 @@ def revoke(request: Request, token_id: int, csrf: str = Form("")) -> Response:
 @router.get("/me/posts", response_class=HTMLResponse, response_model=None)
 def posts_page(request: Request, page: int = 1) -> Response:
     who = _account(request)
-    if who is None:
-        return _to_login(request)
     page = max(1, min(page, 100_000))
     with _moot(request).engine.connect() as conn:
         rows, total = my_posts(conn, who, limit=POSTS_PAGE, offset=(page - 1) * POSTS_PAGE)
@@ -454,9 +436,7 @@ def join(request: Request, list_address: str, address: str = Form(""),
          mode: str = Form("regular"), csrf: str = Form("")) -> Response:
     """Join at once with one of the account's proved addresses."""
     forms.check(request, csrf)
-    who = _account(request)
-    if who is None:
-        return _to_login(request, f"/l/{list_address}/")
+    who = _account(request, f"/l/{list_address}/")
     moot = _moot(request)
     try:
         config = list_config(moot, list_address)
@@ -498,8 +478,6 @@ def post_form(request: Request, list_address: str, reply: str = "") -> Response:
     from moot.posting import quoted, reply_subject
 
     who = _account(request)
-    if who is None:
-        return _to_login(request)
     moot = _moot(request)
     try:
         config = list_config(moot, list_address)
@@ -524,9 +502,7 @@ def post(request: Request, list_address: str, sender: str = Form("", alias="from
     from moot.posting import NoParent, PostError, submit
 
     forms.check(request, csrf)
-    who = _account(request)
-    if who is None:
-        return _to_login(request, f"/l/{list_address}/post")
+    who = _account(request, f"/l/{list_address}/post")
     moot = _moot(request)
     try:
         config = list_config(moot, list_address)
