@@ -283,3 +283,11 @@ def test_the_api_mirrors_the_pages(client: TestClient, site: Moot) -> None:
     assert client.get(one, params={"version": 1}).json()["title"] == "By script"
     listed = client.get(api).json()["issues"]
     assert [(i["number"], i["title"]) for i in listed] == [(n, "By script, v2")]
+
+
+def test_an_editor_sees_the_list_page_with_their_role(client: TestClient) -> None:
+    """The list page's join/post box ranks an editor's roles like any other (it once knew
+    only member, moderator and owner, and failed for an editor)."""
+    assert log_in(client, "ed@example.org") == 303
+    r = client.get(f"/l/{LIST}/")
+    assert r.status_code == 200 and "You are a member" in r.text

@@ -37,6 +37,7 @@ from moot.accounts import (
 )
 from moot.app import Moot
 from moot.authz import (
+    RANK,
     Viewer,
     create_token,
     may_read_archive,
@@ -238,7 +239,7 @@ def list_box(request: Request, lst: Any) -> dict[str, Any] | None:
         roles = dict(conn.execute(select(m.email, m.role).where(
             m.list_id == config.id, m.email.in_(list(who.addresses)))).all()
         ) if who.addresses else {}
-    best = max(roles.values(), key=("member", "moderator", "owner").index, default=None)
+    best = max(roles.values(), key=lambda r: RANK.get(r, 0), default=None)
     may_post = bool(who.addresses) and (
         config.posting_policy in ("open", "moderated")
         or (config.posting_policy == "members" and (best is not None
