@@ -112,3 +112,11 @@ def test_the_message_page_shows_the_links_both_ways(moot: Moot) -> None:
         assert "from a message that is not in this archive" in third
         minutes = client.get(f"/l/{LIST}/m/d@x/").text
         assert "Refers to" in minutes and "no message in this archive fits" in minutes
+
+
+def test_catching_up_can_go_a_slice_at_a_time(moot: Moot) -> None:
+    thread(moot)
+    linker = Linker(moot)
+    assert linker.relink(batch=1, limit=2) == 2  # stops after two, and marks how far it got
+    assert linker.catch_up() == 2  # the other two
+    assert linker.catch_up(limit=1) == 0

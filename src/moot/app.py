@@ -265,13 +265,24 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
             outbox.purge(conn, now)
         return 0  # nothing to send
 
+    from moot.linking import Linker
+
+    linker = Linker(moot)
+
+    def link_new(now: Any) -> int:
+        """New posts' quotes and references, a minute or so after they come."""
+        linker.catch_up(limit=2000)
+        return 0  # nothing to send
+
     housekeeper = Housekeeper([("bounces", moot.bounces.process_new),
                                ("bounce records", moot.bounces.tick),
                                ("digests", moot.digests.send_due),
                                ("held posts", lambda now: expire_held(moot.engine, now)),
                                ("held summaries", lambda now: send_hold_summaries(
                                    moot.engine, moot.membership, now)),
-                               ("outbound queue", purge_outbox)], after=wake.set, gap=10.0)
+                               ("outbound queue", purge_outbox),
+                               ("links", link_new)],
+                              after=wake.set, gap=10.0)
     moot.inbound.after_commit.append(housekeeper.poke)
     inbound = InboundQueue(moot.inbound)
     # Checking who sent a post (DKIM: RSA and DNS) is CPU work that would slow the writer

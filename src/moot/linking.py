@@ -111,10 +111,7 @@ class Linker:
     def __init__(self, moot: Moot) -> None:
         self.moot = moot
         self._own: dict[int, set[tuple[str, ...]]] = {}
-        with moot.engine.connect() as conn:
-            # Every look-up by Message-ID names the lists, so it uses the (list, Message-ID)
-            # index instead of reading the whole table.
-            self._lists = list(conn.execute(select(s.mailing_lists.c.id)).scalars())
+        self._lists: list[int] = []
 
     # -- one message -------------------------------------------------------------------------
 
@@ -257,12 +254,17 @@ class Linker:
     # -- many messages -----------------------------------------------------------------------
 
     def relink(self, list_id: int | None = None, *, after: int = 0,
-               progress: Callable[[int, int], None] | None = None, batch: int = 200) -> int:
+               progress: Callable[[int, int], None] | None = None, batch: int = 200,
+               limit: int | None = None) -> int:
         """(Re)make the links of every message of a list (or of all lists) numbered above
-        ``after``; returns how many messages were linked."""
+        ``after`` (at most about ``limit`` of them); returns how many were linked."""
         m = s.messages.c
         scope = [m.list_id == list_id] if list_id is not None else []
         with self.moot.engine.connect() as conn:
+            # Every look-up by Message-ID names the lists, so it uses the (list, Message-ID)
+            # index instead of reading the whole table; read afresh each run (lists come and go
+            # while a server runs).
+            self._lists = list(conn.execute(select(s.mailing_lists.c.id)).scalars())
             total = int(conn.execute(select(func.count()).select_from(s.messages)
                                      .where(m.id > after, *scope)).scalar_one())
         done, last = 0, after
@@ -279,15 +281,16 @@ class Linker:
             done += len(rows)
             if progress:
                 progress(done, total)
-            if len(rows) < batch:
+            if len(rows) < batch or (limit is not None and done >= limit):
                 return done
 
-    def catch_up(self) -> int:
+    def catch_up(self, limit: int | None = None) -> int:
         """Link the messages archived since the last time (the incremental step after an
-        import and, in `moot serve`, after new posts)."""
+        import and, in `moot serve`, after new posts, ``limit`` at a time so that the other
+        housekeeping is not held up by an archive that was never linked)."""
         with self.moot.engine.connect() as conn:
             through = _through(conn)
-        return self.relink(after=through)
+        return self.relink(after=through, limit=limit)
 
 
 _THROUGH = "linked-through"
