@@ -40,6 +40,11 @@ def words(text: str) -> set[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, help="a data folder holding both archives")
+    parser.add_argument("--keep", type=Path,
+                        help="import into this new folder and keep it (for --data next time)")
+    parser.add_argument("--quick", action="store_true",
+                        help="relink only the labelled sources (seconds, not minutes; the "
+                             "speed printed is then not the archive's)")
     args = parser.parse_args()
     from moot.app import build, init_data_dir
     from moot.config import load_settings
@@ -47,7 +52,7 @@ def main() -> None:
     from moot.linking import Linker
     from moot.storage import schema as s
 
-    folder = args.data or Path(tempfile.mkdtemp(prefix="moot-links-")) / "data"
+    folder = args.data or args.keep or Path(tempfile.mkdtemp(prefix="moot-links-")) / "data"
     fresh = args.data is None
     if fresh:
         init_data_dir(folder)
@@ -61,13 +66,16 @@ def main() -> None:
             print(f"imported {name}: {summary.imported:,} in {time.perf_counter() - t:.0f} s",
                   file=sys.stderr)
     moot.search.catch_up()
-    t = time.perf_counter()
-    n = Linker(moot).relink()
-    took = time.perf_counter() - t
-    print(f"linked {n:,} messages in {took:.0f} s = {n / took:,.0f} messages/s")
-
     cases = [json.loads(line) for line in (HERE / "labels.jsonl").read_text().splitlines()
              if line.strip()]
+    t = time.perf_counter()
+    linker = Linker(moot)
+    if args.quick:
+        n = linker.relink_messages({c["source"] for c in cases})
+    else:
+        n = linker.relink()
+    took = time.perf_counter() - t
+    print(f"linked {n:,} messages in {took:.0f} s = {n / took:,.0f} messages/s")
     tally: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     with moot.engine.connect() as conn:
         def reported(source: str, kind: str) -> list[tuple[str, str]]:

@@ -284,6 +284,22 @@ class Linker:
             if len(rows) < batch or (limit is not None and done >= limit):
                 return done
 
+    def relink_messages(self, message_ids: Iterable[str]) -> int:
+        """(Re)make the links of the messages with these Message-IDs, on every list (for
+        checking a change against the labelled set without relinking a whole archive)."""
+        wanted = sorted(set(message_ids))
+        done = 0
+        with self.moot.engine.connect() as conn:
+            self._lists = list(conn.execute(select(s.mailing_lists.c.id)).scalars())
+        for i in range(0, len(wanted), 200):
+            with self.moot.engine.begin() as conn:
+                rows = list(conn.execute(select(*_COLUMNS).where(
+                    s.messages.c.message_id.in_(wanted[i:i + 200]))))
+                for row in rows:
+                    links.replace(conn, row.list_id, row.id, self.links_for(conn, row))
+                done += len(rows)
+        return done
+
     def catch_up(self, limit: int | None = None) -> int:
         """Link the messages archived since the last time (the incremental step after an
         import and, in `moot serve`, after new posts, ``limit`` at a time so that the other
