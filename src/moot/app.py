@@ -304,7 +304,8 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
             make_server(LMTPHandler(moot.resolve, inbound, moot.refused_sender, check)),
             lmtp[0], lmtp[1])
     web = uvicorn.Server(uvicorn.Config(create_app(moot), host=http[0], port=http[1],
-                                        log_level="warning", lifespan="off"))
+                                        log_level="warning", lifespan="off",
+                                        log_config=None))  # moot.logs formats its records
     try:
         if on_ready is not None:
             on_ready()

@@ -43,6 +43,7 @@ class Settings:
     dkim_key: str = ""
     dkim_selector: str = ""
     dkim_domain: str = ""
+    log_format: str = "text"
 
     @property
     def connections(self) -> int:
@@ -132,10 +133,12 @@ DOCUMENTED: dict[str, str] = {
     "dns": "Name servers asked for authors' DMARC policies, comma-separated IP addresses "
            "(IP:PORT for another port). Empty: the system's resolver (/etc/resolv.conf). "
            "'off': no look-ups, and posts go out without DMARC mitigation.",
+    "log_format": "How moot serve writes its log on stderr: 'text' (readable lines) or 'json' "
+                  "(one JSON object per line, for log collectors; docs/operations.md).",
 }
 
 _ENV = {"database_url": "MOOT_DATABASE_URL", "base_url": "MOOT_BASE_URL", "relay": "MOOT_RELAY",
-        "admin_token": "MOOT_ADMIN_TOKEN", "dns": "MOOT_DNS"}
+        "admin_token": "MOOT_ADMIN_TOKEN", "dns": "MOOT_DNS", "log_format": "MOOT_LOG_FORMAT"}
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -183,8 +186,8 @@ def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Setti
 def example_config() -> str:
     """The commented ``moot.toml`` that ``moot init`` writes: every key, commented out."""
     lines = ["# moot configuration. Every key is optional; the values shown are the defaults.",
-             "# Environment variables MOOT_DATABASE_URL, MOOT_BASE_URL, MOOT_RELAY and",
-             "# MOOT_ADMIN_TOKEN and MOOT_DNS override",
+             "# Environment variables MOOT_DATABASE_URL, MOOT_BASE_URL, MOOT_RELAY,",
+             "# MOOT_ADMIN_TOKEN, MOOT_DNS and MOOT_LOG_FORMAT override",
              "# this file.", ""]
     defaults = {f.name: f.default for f in fields(Settings)}
     defaults["database_url"] = "sqlite:///<this folder>/moot.sqlite3"

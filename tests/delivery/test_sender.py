@@ -330,11 +330,13 @@ def test_metrics_count_what_was_sent_deferred_and_failed(moot: Moot) -> None:
     finally:
         ctl.stop()
     text = TestClient(create_app(moot)).get("/metrics").text
-    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    lines = {name: float(value) for name, value in (
+        line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))}
     assert {k: lines[f'moot_outbound_recipients{{status="{k}"}}']
             for k in ("pending", "retrying", "sent", "failed")} == {
-        "pending": "0", "retrying": "1", "sent": "2", "failed": "1"}
-    assert lines["moot_outbound_deferrals"] == "2"
+        "pending": 0, "retrying": 1, "sent": 2, "failed": 1}
+    assert lines["moot_outbound_deferrals"] == 2
+    assert lines["moot_outbound_queue_depth"] == 1
 
 
 def test_the_queue_forgets_what_was_done_two_weeks_ago(moot: Moot) -> None:

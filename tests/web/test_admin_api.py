@@ -137,11 +137,11 @@ def test_metrics_count_without_naming_anyone(client: TestClient, moot: Moot) -> 
     client.post(f"/api/v1/lists/{LIST}/subscribe", json={"email": "zed@example.org"})
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    lines = dict(line.rsplit(" ", 1) for line in r.text.splitlines()
-                 if not line.startswith("#"))
-    assert lines["moot_lists"] == "1"
-    assert lines['moot_outbound_recipients{status="pending"}'] == "1"
-    assert lines["moot_held_posts"] == "0"
+    lines = {name: float(value) for name, value in (
+        line.rsplit(" ", 1) for line in r.text.splitlines() if not line.startswith("#"))}
+    assert lines["moot_lists"] == 1
+    assert lines['moot_outbound_recipients{status="pending"}'] == 1
+    assert lines["moot_held_posts"] == 0
     assert all(name.startswith("moot_") for name in lines)
     assert "zed" not in r.text
 

@@ -280,8 +280,8 @@ def reindex(ctx: typer.Context, address: Annotated[str, typer.Argument()] = "") 
 
 @app.command()
 def relink(ctx: typer.Context, address: Annotated[str, typer.Argument()] = "") -> None:
-    """Find again every message's quotes and references (of one list, or all), with a
-    progress bar; links are otherwise made as mail and imports arrive."""
+    """Find again every message's quotes, references and republications (of one list, or
+    all), with a progress bar; links are otherwise made as mail and imports arrive."""
     from moot.cli.progress import link_with_progress
 
     moot = open_moot(ctx.obj)
@@ -381,16 +381,29 @@ def serve(
         envvar="MOOT_RELAY", help="HOST:PORT of the SMTP server outbound mail goes to.")] = "",
     workers: Annotated[int, typer.Option(
         min=1, max=64, help="Delivery processes sharing the outbound queue.")] = 1,
+    log_format: Annotated[str, typer.Option(
+        "--log-format", help="text|json: readable lines or one JSON object per line "
+        "(default: log_format in moot.toml, or MOOT_LOG_FORMAT).")] = "",
 ) -> None:
     """Serve the web archive, the LMTP server and delivery (one command, a few processes)."""
     moot = open_moot(ctx.obj, durable=True)
+    _start_logging(log_format or moot.settings.log_format)
     try:  # repair a gap an interrupted import may have left in the search index
         _index(moot, show=sys.stderr.isatty())
     except Exception as exc:  # noqa: BLE001 - e.g. an import holds the index: it will finish it
-        err.print(f"warning: the search index was not brought up to date ({exc}); "
-                  "run `moot reindex` when no import is running", markup=False)
+        _say(f"warning: the search index was not brought up to date ({exc}); "
+             "run `moot reindex` when no import is running")
     _serve(moot, http or moot.settings.http, lmtp or moot.settings.lmtp,
            relay or moot.settings.relay, workers)
+
+
+def _start_logging(fmt: str) -> None:
+    from moot import logs
+
+    try:
+        logs.configure(fmt)
+    except ValueError as exc:
+        fail(f"{exc} (--log-format, log_format in moot.toml or MOOT_LOG_FORMAT)")
 
 
 def _serve(moot: Moot, http: str, lmtp: str, relay: str, workers: int = 1) -> None:
@@ -407,8 +420,8 @@ def _serve(moot: Moot, http: str, lmtp: str, relay: str, workers: int = 1) -> No
         fail(str(exc))
 
     def ready() -> None:
-        err.print(f"moot is serving the archive at http://{web[0]}:{web[1]}/, LMTP on "
-                  f"{inbound[0]}:{inbound[1]}, sending through {out[0]}:{out[1]}", markup=False)
+        _say(f"moot is serving the archive at http://{web[0]}:{web[1]}/, LMTP on "
+             f"{inbound[0]}:{inbound[1]}, sending through {out[0]}:{out[1]}")
 
     try:
         asyncio.run(serve_all(moot, http=web, lmtp=inbound, relay=out, workers=workers,
@@ -445,7 +458,22 @@ def demo(
     host, port = _host_port(http, "--http")
     print(f"http://{host}:{port}/l/{address}/", flush=True)
     if not no_serve:
+        _start_logging(moot.settings.log_format)
         _serve(moot, http, lmtp or moot.settings.lmtp, moot.settings.relay)
+
+
+def _say(line: str) -> None:
+    """A line for the operator on stderr: a log record when the log is JSON (stderr then holds
+    JSON lines only), else plain text."""
+    import logging
+
+    from moot.logs import JsonFormatter
+
+    if any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers):
+        level = logging.WARNING if line.startswith("warning: ") else logging.INFO
+        logging.getLogger("moot.serve").log(level, line.removeprefix("warning: "))
+    else:
+        err.print(line, markup=False)
 
 
 def _demo_members(moot: Moot, address: str) -> None:
@@ -467,6 +495,7 @@ def _demo_members(moot: Moot, address: str) -> None:
 # The list server's commands live in their own module; importing it registers them.
 import moot.cli.bans  # noqa: E402,F401
 import moot.cli.listserver  # noqa: E402,F401
+import moot.cli.ops  # noqa: E402,F401
 import moot.cli.users  # noqa: E402,F401
 from moot.cli.digest import digest_app  # noqa: E402
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import Engine, insert
 from sqlalchemy.engine import Connection
 
@@ -129,6 +130,11 @@ class Inbound:
     _senders_cache: dict[int, tuple[float, list[str], Any]] = field(default_factory=dict,
                                                                     repr=False)
     clock: Callable[[], datetime] = now_utc  # naive UTC; tests move it
+    # What this process answered, counted once committed (read by moot.web.metrics).
+    outcomes: Counter = field(default_factory=lambda: Counter(
+        "moot_posts", "Mail the intake pipeline of this process answered, by outcome: "
+        "accepted, held, rejected, failed (451, to be retried).", ["outcome"], registry=None),
+        repr=False)
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -550,6 +556,7 @@ class InboundQueue:
             if len(batch) == 1:
                 log.exception("inbound job failed")
                 self._keep(batch[0][0], exc)
+                self.inbound.outcomes.labels("failed").inc()
                 batch[0][1].set_result(Outcome("failed", ("temporary failure; try again",)))
                 return
             for item in batch:
@@ -557,6 +564,7 @@ class InboundQueue:
             return
         self._after_commit()
         for (_, fut), outcome in zip(batch, outcomes, strict=True):
+            self.inbound.outcomes.labels(outcome.status).inc()
             fut.set_result(outcome)
 
     def _keep(self, job: Job, exc: Exception) -> None:

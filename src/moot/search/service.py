@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Histogram
+
 from moot.core.query import Phrase, Query, parse_query, words
 from moot.core.snippet import make_snippet
 from moot.ports import SearchIndex
@@ -55,6 +57,8 @@ class Results:
 
 
 Progress = Callable[[int, int], None]  # (done, total)
+# Seconds: typical searches take a millisecond or two (docs/search.md), a cold one far longer.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class Search:
@@ -64,6 +68,9 @@ class Search:
         # One writer at a time: the server's inbound thread and an approval over the API may
         # both bring the index up to date (tantivy's writer refuses to be used twice at once).
         self._writing = threading.RLock()
+        # Process-local (registered in no registry: the web application's collector reads it).
+        self.latency = Histogram("moot_search_seconds", "Time to answer one search, in this "
+                                 "process.", buckets=LATENCY_BUCKETS, registry=None)
 
     def catch_up(self, progress: Progress | None = None, *,
                  already: Collection[int] = (), final: bool = True) -> int:
@@ -126,7 +133,16 @@ class Search:
     def search(self, text: str, *, list_ids: Sequence[int] | None, limit: int = 20,
                offset: int = 0, newest_first: bool = False, by_thread: bool = False,
                list_address_ids: Callable[[str], int | None] | None = None) -> Results:
-        """Raises QueryError for a query that cannot be read."""
+        """Raises QueryError for a query that cannot be read.  Each search is timed for
+        ``/metrics`` (moot.web.metrics), queries that cannot be read included."""
+        with self.latency.time():
+            return self._search(text, list_ids=list_ids, limit=limit, offset=offset,
+                                newest_first=newest_first, by_thread=by_thread,
+                                list_address_ids=list_address_ids)
+
+    def _search(self, text: str, *, list_ids: Sequence[int] | None, limit: int,
+                offset: int, newest_first: bool, by_thread: bool,
+                list_address_ids: Callable[[str], int | None] | None) -> Results:
         query = parse_query(text)
         ids = None if list_ids is None else list(list_ids)
         if query.lists:

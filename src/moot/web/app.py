@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +81,14 @@ def create_app(moot: Moot) -> FastAPI:
         try:
             with moot.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001
-            return PlainTextResponse("database unavailable", status_code=503)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the answer is 503
+            # The reason goes to the log, not to the (public) answer: it may name hosts,
+            # ports and users of the database.
+            logging.getLogger("moot.web").warning(
+                "health check: database unavailable: %s",
+                (str(exc).splitlines() or [type(exc).__name__])[0])
+            return PlainTextResponse("database unavailable: see the server's log",
+                                     status_code=503)
         return PlainTextResponse("ok")
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
