@@ -9,6 +9,7 @@ reading candidates, never copied from the ``guess`` field written here.
 What it won't do: write anything into the project, or decide labels.
 
     python bench/links/mine.py --out /tmp/candidates.jsonl
+    python bench/links/mine.py --check bench/links/labels.jsonl  # IDs exist, ids unique
 """
 
 from __future__ import annotations
@@ -363,14 +364,61 @@ def mine_republications(a: Archive) -> Iterator[dict[str, object]]:
                    src_text=snippet(s.body, 50), tgt_text=snippet(t.body, 50))
 
 
+KINDS = {"quote": "q", "reference": "r", "republication": "p"}
+
+
+def check_labels(cases: list[dict[str, object]], ids: set[tuple[str, str]]) -> list[str]:
+    """What is wrong with the labelled cases: unknown Message-IDs (``ids`` holds every
+    (archive, Message-ID) of the archives), duplicate ids or pairs, long passages, bad fields.
+
+    >>> ok = {"id": "q-0001", "kind": "quote", "archive": "r-devel", "source": "a@b",
+    ...       "target": None, "label": False, "why": "console", "passage": "x <- 1"}
+    >>> check_labels([ok], {("r-devel", "a@b")})
+    []
+    >>> check_labels([ok, dict(ok, target="c@d")], {("r-devel", "a@b")})
+    ['q-0001: duplicate id', 'q-0001: target c@d not in r-devel']
+    """
+    problems: list[str] = []
+    seen_ids: set[object] = set()
+    seen_pairs: set[tuple[object, ...]] = set()
+    for c in cases:
+        cid = c.get("id")
+        if cid in seen_ids:
+            problems.append(f"{cid}: duplicate id")
+        seen_ids.add(cid)
+        kind, archive = c.get("kind"), c.get("archive")
+        if kind not in KINDS or not str(cid).startswith(KINDS.get(str(kind), "?") + "-"):
+            problems.append(f"{cid}: kind {kind!r} does not fit the id")
+        if not isinstance(c.get("label"), bool) or not c.get("why"):
+            problems.append(f"{cid}: label must be true/false and why must be given")
+        pair = (kind, c.get("source"), c.get("target"), c.get("passage"))
+        if pair in seen_pairs:
+            problems.append(f"{cid}: same kind, source, target and passage as another case")
+        seen_pairs.add(pair)
+        for role in ("source", "target"):
+            mid = c.get(role)
+            if (role == "source" or mid is not None) and (archive, mid) not in ids:
+                problems.append(f"{cid}: {role} {mid} not in {archive}")
+        if len(str(c.get("passage", "")).split()) > 12:
+            problems.append(f"{cid}: passage longer than 12 words")
+    return problems
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=Path("/tmp/candidates.jsonl"))
     ap.add_argument("--seed", type=int, default=8)
+    ap.add_argument("--check", type=Path, metavar="LABELS",
+                    help="check a labels file against the archives instead of mining")
     args = ap.parse_args()
     if not args.data.exists():
         sys.exit(f"no data at {args.data}: the archives are needed to mine candidates")
+    if args.check:
+        cases = [json.loads(x) for x in args.check.read_text().splitlines() if x.strip()]
+        problems = check_labels(cases, {(m.archive, m.mid) for m in load(args.data)})
+        print("\n".join(problems) or f"{len(cases)} cases: all Message-IDs found, ids unique")
+        sys.exit(1 if problems else 0)
     t0 = time.time()
     archive = Archive(load(args.data))
     print(f"loaded {len(archive.msgs)} messages in {time.time() - t0:.0f}s", file=sys.stderr)
