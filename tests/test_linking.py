@@ -120,3 +120,18 @@ def test_catching_up_can_go_a_slice_at_a_time(moot: Moot) -> None:
     assert linker.relink(batch=1, limit=2) == 2  # stops after two, and marks how far it got
     assert linker.catch_up() == 2  # the other two
     assert linker.catch_up(limit=1) == 0
+
+
+def test_the_thread_view_shows_quotes_and_quoted_by(moot: Moot) -> None:
+    from fastapi.testclient import TestClient
+
+    from moot.web.app import create_app
+
+    thread(moot)
+    Linker(moot).relink()
+    with TestClient(create_app(moot)) as client:
+        page = client.get(f"/l/{LIST}/t/a@x/").text
+        assert "Quoted by 2 later messages" in page  # Ada's first message
+        assert page.count("Quotes ") >= 2  # Bo's and Cy's replies say whom they quote
+        minutes = client.get(f"/l/{LIST}/t/d@x/").text
+        assert "Refers to " in minutes  # <b@x>, named in the text, was found

@@ -7,17 +7,29 @@ answers -- the nearest ancestors in the thread first -- then, when none holds it
 the search index finds for a phrase of it.  The message where the words were first written is
 the target, which for a ``>>`` passage is not the direct parent.  Console transcripts (``>``
 prompts of R, Python, shells) are never linked.  A passage found nowhere is kept as
-``status = none``: the page says it quotes a message that is not in the archive.
+``status = none``: the page says it quotes a message that is not in the archive.  Outlook
+chains are opened layer by layer (moot.core.quotes.all_quotes), each linked to its writer; a
+passage whose parent the archive keeps only as a scrubbed attachment goes to that parent when
+the attribution names its author; words of a patch someone else sent on (a "From:" line naming
+another author: backports, resends) go to its first posting when the index finds it.  Runs of
+twelve or more words an ancestor wrote, repeated without markers, are quotes too
+(``"unmarked": true``, moot.core.unmarked) -- unless the message is mostly that ancestor's
+letter again, a patch, or the writer's own words.
 
 References (moot.core.references): a Message-ID (written out, or in a public-inbox, lore or
-moot URL) is looked up everywhere; a reference in prose ("in a post he made on December 22
+moot URL, or on an attribution line: "you wrote in message <ID>:") is looked up everywhere; a
+HyperKitty URL by the hash of the Message-ID (``messages.hyperkitty_id``); a pipermail URL's
+article number by the month file position the importer kept, calibrated on the archive's own
+citations (moot.pipermail); a reference in prose ("in a post he made on December 22
 ('Peru-MRTA seeks only dialogue')") is matched on the list by its day (either side, for time
 zones) and, when given, its subject words and author; one fit is ``found``, several
 ``ambiguous`` (the candidates are kept), none ``none``.
 
-What it won't do yet: republications (the same letter again elsewhere), pipermail and
-HyperKitty URLs (their numbers and hashes are not kept by the importer), relative dates ("last
-Tuesday").
+Republications (moot.republication, moot.core.republication): every message is sketched
+(MinHash) before any is linked; a message that is the same letter as earlier ones -- re-sent,
+cross-posted, forwarded, reprinted after a note -- is linked to the first of them, the original.
+
+What it won't do yet: relative dates ("last Tuesday").
 """
 
 from __future__ import annotations
@@ -31,9 +43,21 @@ from typing import Any
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.engine import Connection
 
+from moot import republication
 from moot.app import Moot
-from moot.core.quotes import find_quotes, is_code_prompt, normalize_words, unquoted_text
-from moot.core.references import Reference, find_references
+from moot.core.quotes import (
+    Quote,
+    all_quotes,
+    is_code_prompt,
+    normalize_words,
+    rejoin_wrapped,
+    unquoted_text,
+)
+from moot.core.references import Reference, find_message_ids, find_references
+from moot.core.republication import Letter, compare, letter
+from moot.core.unmarked import MIN_RUN as UNMARKED_RUN
+from moot.core.unmarked import mostly_copied, shared_runs
+from moot.pipermail import PipermailResolver
 from moot.reading import parent_ids
 from moot.storage import links
 from moot.storage import schema as s
@@ -42,6 +66,9 @@ log = logging.getLogger("moot.linking")
 
 SHINGLE = 4  # words in a shingle
 MIN_WORDS = 6  # a passage shorter than this is too common to say where it comes from
+# Outside the thread a passage must be longer: a short one found in some other message is
+# as likely a sentence both copied from elsewhere (an error message R prints, say).
+MIN_SEARCHED = 12
 CONTAINED = 0.7  # the share of a passage's shingles a source must hold
 MAX_ANCESTORS = 40
 MAX_CANDIDATES = 10
@@ -76,29 +103,43 @@ _SAYS = re.compile(r"(?:wrote|writes|said|says|a écrit|schrieb|napsal\(a\)|escr
                    r"\s*:?\s*$", re.IGNORECASE)
 _HEADER = re.compile(r"^(?:from|sent|date|to|cc|subject|objet|von|gesendet|an|betreff)\s*:",
                      re.IGNORECASE)
-ORIGINAL_WORDS = 80  # an original block is matched by its opening words (the rest is history)
+ORIGINAL_WORDS = 60  # an original block is matched by its opening words (the rest is history)
+_SIGNATURE = re.compile(r"^-- ?$")
 
 
 def passage_text(text: str, kind: str) -> str:
     r"""The words of a quoted passage that someone wrote: without the attribution lines of the
-    quotes nested in it ("On ..., Ada wrote:"), and, for a top-posted original, without its
-    header lines and past its opening words (what follows is older mail it quoted in turn).
+    quotes nested in it ("On ..., Ada wrote:") or the signature it ends with (the writer's own
+    words leave these out too), and, for a top-posted original, only its own words (its
+    ``>`` quotes and the older original it carries are passages of their own), without
+    header lines and past its opening words.
 
-    >>> passage_text("Ada wrote:\nYes, the hall.", "marked")
+    >>> passage_text("Ada wrote:\nYes, the hall.\n-- \nAda Quill, Hall Committee", "marked")
     'Yes, the hall.'
     >>> passage_text("From: Ada\nSent: Monday\nSubject: Hall\n\nThe hall is booked.", "original")
     'The hall is booked.'
     """
-    lines = [x for x in text.split("\n") if not _SAYS.search(x)]
+    head = text.split("\n")
+    while head and _HEADER.match(head[0].strip()):  # an original's header, a patch's "From:"
+        head.pop(0)
+    text = "\n".join(head)
+    if kind == "original":
+        text = unquoted_text(rejoin_wrapped(text))
+    lines = []
+    for line in text.split("\n"):
+        if _SIGNATURE.match(line):
+            break
+        if not _SAYS.search(line):
+            lines.append(line)
     if kind == "original":
         lines = [x for x in lines if not _HEADER.match(x.strip())]
         kept: list[str] = []
         count = 0
         for line in lines:
             if line.lstrip().startswith(">"):
-                break  # the original's own quotes: not its words
+                continue  # an empty quote line that unquoted_text kept
             kept.append(line)
-            count += len(line.split())
+            count += len(normalize_words(line))
             if count >= ORIGINAL_WORDS:
                 break
         lines = kept
@@ -111,7 +152,9 @@ class Linker:
     def __init__(self, moot: Moot) -> None:
         self.moot = moot
         self._own: dict[int, set[tuple[str, ...]]] = {}
+        self._letters: dict[int, Letter] = {}  # for republications, by message
         self._lists: list[int] = []
+        self._pipermail = PipermailResolver()
 
     # -- one message -------------------------------------------------------------------------
 
@@ -119,14 +162,53 @@ class Linker:
         """The links of one message (not stored)."""
         if row.removed_kind == "deleted" or not row.body_text:
             return []
-        return self._quotes(conn, row) + self._references(conn, row)
+        return (self._quotes(conn, row) + self._references(conn, row)
+                + self._republications(conn, row))
+
+    def _letter(self, row: Row[Any]) -> Letter:
+        found = self._letters.get(row.id)
+        if found is None:
+            if len(self._letters) > 2000:
+                self._letters.clear()
+            found = self._letters[row.id] = letter(row.body_text or "", row.subject or "")
+        return found
+
+    def _republications(self, conn: Connection, row: Row[Any]) -> list[links.Link]:
+        """The earliest earlier message that is this same letter (the original), if any."""
+        later = self._letter(row)
+        mine = republication.sketch_from(later)
+        if mine is None:
+            return []
+        pks = republication.candidates(conn, row.id, mine)
+        if not pks:
+            return []
+        q = select(*_COLUMNS).where(s.messages.c.id.in_(pks))
+        earlier = sorted((r for r in conn.execute(q)
+                          if (r.sort_date, r.id) < (row.sort_date, row.id)
+                          and r.message_id != row.message_id and r.removed_kind != "deleted"
+                          and r.list_id in self._lists),
+                         key=lambda r: (r.sort_date, r.id))
+        if not earlier:
+            return []
+        answered = set(parent_ids(row))
+        for r in earlier:  # the first that holds the same letter is the original
+            verdict = compare(later, self._letter(r),
+                              answers=r.message_id in answered,
+                              same_author=(r.from_addr == row.from_addr
+                                           and r.list_id == row.list_id))
+            if verdict.same:
+                return [links.Link(row.id, "republication", r.id, detail={
+                    "how": verdict.reason, "contained": verdict.contained,
+                    "note_words": verdict.note_words})]
+        return []
 
     def _own_shingles(self, row: Row[Any]) -> set[tuple[str, ...]]:
         found = self._own.get(row.id)
         if found is None:
             if len(self._own) > 5000:
                 self._own.clear()
-            found = shingles(normalize_words(unquoted_text(row.body_text or "")))
+            body = row.body_text or ""
+            found = shingles(normalize_words(unquoted_text(body, all_quotes(body))))
             self._own[row.id] = found
         return found
 
@@ -141,8 +223,9 @@ class Linker:
         return sorted(conn.execute(q), key=lambda r: (r.sort_date, r.id))
 
     def _quotes(self, conn: Connection, row: Row[Any]) -> list[links.Link]:
-        passages = [q for q in find_quotes(row.body_text) if not is_code_prompt(q)]
-        if not passages:
+        found = all_quotes(row.body_text)
+        passages = [q for q in found if not is_code_prompt(q)]
+        if not passages and not (row.in_reply_to or row.references):
             return []
         ancestors = self._ancestors(conn, row)
         out = []
@@ -153,14 +236,59 @@ class Linker:
             mine = shingles(words)
             origin = next((a for a in ancestors
                            if containment(mine, self._own_shingles(a)) >= CONTAINED), None)
+            if origin is None and q.kind == "original":
+                # A top-posted original runs to the end of the message, and some writers
+                # answer below it: the original may be only its opening words.
+                origin = next((a for a in ancestors
+                               if _opens_with(words, self._own_shingles(a))), None)
             if origin is None:
                 origin = self._searched(conn, row, words, mine)
+                if origin is None:
+                    origin = _scrubbed_writer(q, ancestors, row)
+            elif _relayed(origin):
+                # A patch sent on by someone else (a backport, a maintainer's resend): the
+                # words were first written where its author sent it, if the archive has that.
+                earlier = self._searched(conn, origin, words, mine)
+                origin = earlier or origin
             detail = {"lines": [q.start_line, q.end_line], "depth": q.depth,
                       "excerpt": " ".join(words[:40])}
             if origin is None:
                 out.append(links.Link(row.id, "quote", None, "none", detail=detail))
             else:
                 out.append(links.Link(row.id, "quote", origin.id, detail=detail))
+        return out + self._unmarked(row, ancestors, found)
+
+    def _unmarked(self, row: Row[Any], ancestors: Sequence[Row[Any]],
+                  found: list[Quote]) -> list[links.Link]:
+        """Runs of an ancestor's own words repeated in this message's own words without
+        markers (moot.core.unmarked): linked to the oldest ancestor holding the run, unless
+        it is the writer's own mail, or this message is mostly a copy of it (a republication,
+        not a quote).  Patches are left out: a new version repeats the old one's code."""
+        own = unquoted_text(row.body_text or "", found)
+        words = normalize_words(own)
+        mine = shingles(words)
+        self._own.setdefault(row.id, mine)  # later replies compare against it
+        if len(words) < UNMARKED_RUN or not ancestors or _PATCH.search(own):
+            return []
+        others = [a for a in ancestors if not _same_author(a, row)]
+        held = [self._own_shingles(a) for a in others]
+        if not any(mine & h for h in held):
+            return []
+        if any(mostly_copied(mine, h) for h in held):
+            return []
+        out = []
+        union = set().union(*held)
+        for start, end in shared_runs(words, union, min_words=UNMARKED_RUN):
+            if _BOILERPLATE.search(" ".join(words[start:end])):
+                continue  # a list footer both carry
+            run = shingles(words[start:end])
+            origin = next((a for a, h in zip(others, held, strict=True)
+                           if containment(run, h) >= CONTAINED), None)
+            if origin is None:
+                continue
+            detail = {"lines": _line_span(row.body_text or "", words[start:end]), "depth": 0,
+                      "excerpt": " ".join(words[start:end][:40]), "unmarked": True}
+            out.append(links.Link(row.id, "quote", origin.id, detail=detail))
         return out
 
     def _searched(self, conn: Connection, row: Row[Any], words: list[str],
@@ -169,8 +297,12 @@ class Linker:
         through the search index by a phrase of it."""
         from moot.core.query import QueryError
 
+        if len(words) < MIN_SEARCHED:
+            return None
+        # The longest run of eight words, preferring words without digits (hashes, version
+        # numbers and dates are what a copy adds or changes).
         run = max((words[i:i + 8] for i in range(0, max(1, len(words) - 7), 4)),
-                  key=lambda ws: sum(len(w) for w in ws))
+                  key=lambda ws: (all(w.isalpha() for w in ws), sum(len(w) for w in ws)))
         phrase = " ".join(w for w in run if w.isalnum())
         if len(phrase.split()) < 4:
             return None
@@ -193,16 +325,28 @@ class Linker:
 
     def _references(self, conn: Connection, row: Row[Any]) -> list[links.Link]:
         out = []
-        for ref in find_references(unquoted_text(row.body_text)):
+        text = unquoted_text(row.body_text)
+        for ref in find_references(text) + _attributed(row.body_text, text):
             detail = {"text": ref.text[:300], "start": ref.start, "end": ref.end,
                       "how": ref.kind}
             if ref.message_id:
                 targets = self._by_message_id(conn, row, ref.message_id)
             elif ref.kind == "prose" and ref.date is not None:
                 targets = self._by_prose(conn, row, ref)
+            elif ref.hyperkitty_id:
+                targets = self._by_hyperkitty(conn, row, ref)
+            elif ref.archive == "pipermail":
+                found = self._pipermail.resolve(conn, row, ref, text)
+                detail["why"] = found.why
+                out.append(links.Link(row.id, "reference",
+                                      found.targets[0] if found.status == "found" else None,
+                                      found.status,
+                                      found.targets if found.status == "ambiguous" else (),
+                                      detail=detail))
+                continue
             else:
-                # An archive link whose numbers this archive does not keep (pipermail,
-                # HyperKitty, MARC...): said so on the page.
+                # An archive link whose numbers this archive does not keep (MARC, Gmane,
+                # mail-archive.com...): said so on the page.
                 out.append(links.Link(row.id, "reference", None, "none", detail=detail))
                 continue
             out.append(_resolved(row.id, "reference", targets, detail))
@@ -216,6 +360,21 @@ class Linker:
         found = list(conn.execute(q))
         same = [r for r in found if r.list_id == row.list_id]
         return (same or found)[:1] if found else []
+
+    def _by_hyperkitty(self, conn: Connection, row: Row[Any], ref: Reference
+                       ) -> list[Row[Any]]:
+        """The message whose Message-ID hashes to a HyperKitty URL's id: on the list the URL
+        names when moot holds it, else on the citing message's list, else anywhere."""
+        q = select(*_COLUMNS, s.mailing_lists.c.address).join(
+            s.mailing_lists, s.mailing_lists.c.id == s.messages.c.list_id).where(
+            s.messages.c.list_id.in_(self._lists),
+            s.messages.c.hyperkitty_id == ref.hyperkitty_id,
+            s.messages.c.id != row.id).order_by(s.messages.c.id)
+        found = list(conn.execute(q))
+        hint = (ref.list_hint or "").lower()
+        named = [r for r in found if hint and hint in (r.address, r.address.split("@")[0])]
+        same = [r for r in found if r.list_id == row.list_id]
+        return (named or same or found)[:1]
 
     def _by_prose(self, conn: Connection, row: Row[Any], ref: Reference) -> list[Row[Any]]:
         """Messages of the list written on the day named (a day either side: time zones),
@@ -265,6 +424,10 @@ class Linker:
             # index instead of reading the whole table; read afresh each run (lists come and go
             # while a server runs).
             self._lists = list(conn.execute(select(s.mailing_lists.c.id)).scalars())
+        # Every message is sketched before any is linked: the original of a letter must be
+        # findable when its copy is linked.
+        republication.catch_up(self.moot.engine)
+        with self.moot.engine.connect() as conn:
             total = int(conn.execute(select(func.count()).select_from(s.messages)
                                      .where(m.id > after, *scope)).scalar_one())
         done, last = 0, after
@@ -291,6 +454,7 @@ class Linker:
         done = 0
         with self.moot.engine.connect() as conn:
             self._lists = list(conn.execute(select(s.mailing_lists.c.id)).scalars())
+        republication.catch_up(self.moot.engine)
         for i in range(0, len(wanted), 200):
             with self.moot.engine.begin() as conn:
                 rows = list(conn.execute(select(*_COLUMNS).where(
@@ -324,6 +488,111 @@ def _set_through(conn: Connection, message_pk: int) -> None:
         from sqlalchemy import insert
 
         conn.execute(insert(s.site), {"name": _THROUGH, "value": value})
+
+
+_BOILERPLATE = re.compile(r"mailing list|listinfo|mailman|unsubscribe|posting guide")
+_PATCH = re.compile(r"(?m)^(?:diff --git |--- \S|\+\+\+ \S|@@ -\d|Index: \S)")
+
+
+def _line_span(body: str, run: Sequence[str]) -> list[int]:
+    """The lines ``[first, last + 1)`` of ``body`` where a run of its normalized words
+    stands (``[0, 0]`` when it can't be placed)."""
+    where: list[int] = []
+    stream: list[str] = []
+    for i, line in enumerate(body.splitlines()):
+        found = normalize_words(line)
+        stream.extend(found)
+        where.extend([i] * len(found))
+    head, tail = list(run[:SHINGLE]), list(run[-SHINGLE:])
+    k = len(head)
+    for i in range(len(stream) - k + 1):
+        if stream[i:i + k] == head:
+            for j in range(i + len(run) - k, len(stream) - k + 1):
+                if stream[j:j + k] == tail:
+                    return [where[i], where[j + k - 1] + 1]
+            break
+    return [0, 0]
+
+
+def _opens_with(words: Sequence[str], own: set[tuple[str, ...]]) -> bool:
+    """The passage's opening words, as many as the other message's own, are mostly those.
+
+    >>> own = shingles("the large hall is booked for friday from nine until noon".split())
+    >>> _opens_with("the large hall is booked for friday from nine until noon why".split(), own)
+    True
+    >>> _opens_with("ok but why the large hall is booked for friday from nine".split(), own)
+    False
+    """
+    n = len(own) + SHINGLE - 1
+    if len(own) < 2 * SHINGLE or len(words) <= n:
+        return False
+    return containment(shingles(words[:n]), own) >= CONTAINED
+
+
+def _same_author(a: Row[Any], b: Row[Any]) -> bool:
+    """The same sender, by address or, where an archive hides addresses, by name."""
+    if a.from_addr and a.from_addr == b.from_addr:
+        return True
+    name = " ".join(normalize_words(a.from_name or ""))
+    return bool(name) and name == " ".join(normalize_words(b.from_name or ""))
+
+
+_SCRUBBED = re.compile(r"(?:attachment|text) was scrubbed", re.IGNORECASE)
+_RELAYED = re.compile(r"\A\s*From:\s*(.+)$", re.MULTILINE)
+
+
+def _relayed(row: Row[Any]) -> bool:
+    """The message opens with a "From:" line naming someone other than its sender: it passes
+    on what that person wrote (git send-email puts the author there)."""
+    m = _RELAYED.match(row.body_text or "")
+    if not m:
+        return False
+    author = m.group(1).lower()
+    sender = (row.from_addr or "").lower()
+    return bool(sender) and sender not in author
+
+
+def _scrubbed_writer(quote: Quote, ancestors: Sequence[Row[Any]],
+                     row: Row[Any]) -> Row[Any] | None:
+    """The message a passage quotes when the archive has lost its text: the nearest ancestor
+    whose words the archive only keeps as a scrubbed attachment ("An HTML attachment was
+    scrubbed...") and whose author the passage's attribution names.  Nothing when the
+    attribution names no one, or someone else."""
+    said = quote.attribution
+    if said is None or not (said.name or said.address):
+        return None
+    name = {w for w in normalize_words(said.name) if len(w) > 1}
+    order = {mid: i for i, mid in enumerate(parent_ids(row))}
+    for a in sorted(ancestors, key=lambda r: order.get(r.message_id, len(order))):
+        if not _SCRUBBED.search(a.body_text or ""):
+            continue
+        if said.address and said.address == (a.from_addr or "").lower():
+            return a
+        author = set(normalize_words(f"{a.from_name} {a.from_addr}"))
+        if name and name <= author:
+            return a
+    return None
+
+
+_ANGLED_ID = re.compile(r"<[^\s<>@]+@[^\s<>@]+>")
+
+
+def _attributed(body: str, own: str) -> list[Reference]:
+    """Message-IDs named on the attribution lines of a body ("you wrote in message <ID>:"):
+    the own words leave those lines out with the quotes they open, yet they name the message
+    answered.  Lines quoted with ``>`` are someone else's words and stay out."""
+    if body == own or not _ANGLED_ID.search(body):
+        return []
+    named = {r.message_id for r in find_message_ids(own)}
+    out = []
+    for ref in find_message_ids(body):
+        if ref.message_id in named:
+            continue
+        line = body[body.rfind("\n", 0, ref.start) + 1:ref.start]
+        if not line.lstrip().startswith(">"):
+            named.add(ref.message_id)
+            out.append(ref)
+    return out
 
 
 def _resolved(source_pk: int, kind: str, targets: Iterable[Row[Any]],

@@ -55,7 +55,63 @@ def test_relative_date_keeps_the_subject() -> None:
 
 def test_numeric_american_date() -> None:
     ref = one("Thanks for your posting of 12/22/96 about the parser.")
-    assert (ref.text, ref.date, ref.pronoun) == ("your posting of 12/22/96", (1996, 12, 22), "you")
+    assert (ref.text, ref.date, ref.pronoun, ref.topic) == (
+        "your posting of 12/22/96 about the parser", (1996, 12, 22), "you", "the parser")
+
+
+@pytest.mark.parametrize(("text", "quoted", "fields"), [
+    ("The responses to my posting yesterday seem mixed.", "my posting yesterday",
+     {"pronoun": "I", "relative": ("days", 1)}),
+    ("reactions on my posting of yesterday:", "my posting of yesterday",
+     {"pronoun": "I", "relative": ("days", 1)}),
+    ("As I posted yesterday, it works.", "I posted yesterday",
+     {"pronoun": "I", "relative": ("days", 1)}),
+    ("(see my post on interfacing a C++ class, just some minutes ago).",
+     "my post on interfacing a C++ class, just some minutes ago",
+     {"pronoun": "I", "relative": ("minutes", 0), "topic": "interfacing a C++ class"}),
+    ("no reply concerning my email from last week concerning the\nbug in foo.bar(). It",
+     "my email from last week concerning the\nbug in foo.bar()",
+     {"pronoun": "I", "relative": ("weeks", 1), "topic": "the bug in foo.bar()"}),
+    ("Following my previous post on S3 method despatch, I tried", "my previous post on S3 "
+     "method despatch", {"pronoun": "I", "relative": ("previous", 0),
+                         "topic": "S3 method despatch"}),
+    ("Further to my last post on OpenBSD/alpha.\nThe", "my last post on OpenBSD/alpha",
+     {"relative": ("previous", 0), "topic": "OpenBSD/alpha"}),
+    ("I liked Duncan's earlier message on RXLisp.", "Duncan's earlier message on RXLisp",
+     {"author": "Duncan", "relative": ("previous", 0), "topic": "RXLisp"}),
+    ("what I found alarming in Jan's message yesterday is gone", "Jan's message yesterday",
+     {"author": "Jan", "relative": ("days", 1)}),
+    ("See my email of this subject stamped 4:43 PM Central time.",
+     "my email of this subject stamped 4:43 PM", {"same_subject": True, "time": (16, 43)}),
+    ("details in my email on 2004-03-17 @ 14.28) and", "my email on 2004-03-17 @ 14.28",
+     {"date": (2004, 3, 17), "time": (14, 28)}),
+    ("Back to the scenario in my email of Jan. 3: we", "my email of Jan. 3",
+     {"pronoun": "I", "date": (None, 1, 3)}),
+    ('This continues the message "Speed of sort()" that\nwas posted on 2006/10/12. Thanks',
+     'the message "Speed of sort()" that\nwas posted on 2006/10/12',
+     {"subject": "Speed of sort()", "date": (2006, 10, 12)}),
+    ("as you posted yesterday (R-devel thread ''Speed of sort,\nagain\", 2014-04-30).",
+     "you posted yesterday (R-devel thread ''Speed of sort,\nagain\", 2014-04-30)",
+     {"pronoun": "you", "relative": ("days", 1), "subject": "Speed of sort, again",
+      "date": (2014, 4, 30)}),
+])
+def test_relative_dates_topics_and_times(text: str, quoted: str, fields: dict[str, object]
+                                         ) -> None:
+    ref = one(text)
+    assert ref.text == quoted
+    assert {k: getattr(ref, k) for k in fields} == fields
+
+
+@pytest.mark.parametrize("text", [
+    "As I said in my previous message, it fails.",  # the message answered, most likely
+    "my message yesterday",  # no owner's noun... (kept below)
+    "The error message on startup was odd.",
+    "I posted a patch on the tracker.",
+    "a previous post on this list",
+])
+def test_relative_words_that_name_no_message(text: str) -> None:
+    refs = [r for r in find_references(text) if r.kind == "prose"]
+    assert all(r.text == "my message yesterday" for r in refs)
 
 
 @pytest.mark.parametrize(("date_text", "date"), [
@@ -148,6 +204,8 @@ def test_message_id_in_an_attribution() -> None:
     ("mid:abc@example.org/part1@example.org", "abc@example.org"),
     ("news:abc@example.org", "abc@example.org"),
     ("see message <list/1.2@gargle.example> first", "list/1.2@gargle.example"),
+    ("On Fri, 18 Jan 2002, you wrote in message\n<a.1@example.org>:", "a.1@example.org"),
+    ("you wrote in message\n#<a.1@example.org>:\n#", "a.1@example.org"),
 ])
 def test_message_id_shapes(body: str, message_id: str) -> None:
     ref = one(body)

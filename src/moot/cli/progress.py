@@ -63,7 +63,7 @@ def index_with_progress(moot: Moot, *, show: bool, rebuild: bool = False) -> int
 def link_with_progress(moot: Moot, *, show: bool, list_id: int | None = None,
                        everything: bool = False) -> int:
     """Link what is not linked yet (or every message of a list, or of all, for
-    ``everything``): quotes and references resolved (moot.linking)."""
+    ``everything``): quotes, references and republications resolved (moot.linking)."""
     from moot.linking import Linker
 
     linker = Linker(moot)
@@ -77,6 +77,17 @@ def link_with_progress(moot: Moot, *, show: bool, list_id: int | None = None,
         return run()
     columns = (TextColumn("[bold]linking"), BarColumn(),
                TextColumn("{task.completed:>9,} / {task.total:,} messages"), TimeRemainingColumn())
+    from moot import republication
+
+    sketching = (TextColumn("[bold]sketching"), BarColumn(),
+                 TextColumn("{task.completed:>9,} / {task.total:,} messages"),
+                 TimeRemainingColumn())
+    with Progress(*sketching, console=Console(stderr=True)) as bar:
+        # Each message's MinHash sketch, for finding republished letters (fast; done first so
+        # that every original can be found when its copies are linked).
+        task = bar.add_task("sketch", total=None)
+        republication.catch_up(moot.engine, progress=lambda done, total: bar.update(
+            task, completed=done, total=total))
     with Progress(*columns, console=Console(stderr=True)) as bar:
         task = bar.add_task("link", total=None)
 

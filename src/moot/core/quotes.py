@@ -11,8 +11,9 @@ list footer).  The line(s) just before a passage that say who wrote it become an
 :func:`normalize_words` makes re-wrapped or re-quoted text compare equal.
 
 What it won't do: match a quote to its source message (that needs storage); read HTML; see
-quotes written without markers (that is what :func:`unquoted_text` is for, later); look for
-``>`` passages inside an original-message block (they are that message's own quotes); guess a
+quotes written without markers (moot.core.unmarked does, from :func:`unquoted_text`); look
+for ``>`` passages inside an original-message block in :func:`find_quotes` (they are that
+message's own quotes: :func:`all_quotes` returns them too, for linking); guess a
 date whose day and month could be swapped (``02/03/2026`` gives None).  ``>`` lines of an R,
 Python or shell console are still returned; :func:`is_code_prompt` tells them apart.  No I/O.
 """
@@ -20,7 +21,7 @@ Python or shell console are still returned; :func:`is_code_prompt` tells them ap
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -49,6 +50,7 @@ class Quote:
     raw: str = ""  # the lines start_line..end_line exactly as written
     after: str = ""  # the line right after the passage as written ("" at the end)
     attribution_line: int = -1  # index of the attribution's first line; -1 when none
+    text_line: int = -1  # an original block's first line after its header; -1 for "marked"
 
 
 # -- quote markers ---------------------------------------------------------------------------
@@ -68,7 +70,7 @@ def _depth(line: str) -> tuple[int, str]:
     >>> _depth("plain > text")
     (0, 'plain > text')
     """
-    if _MBOX_FROM.match(line):
+    if ">" not in line[:3] or _MBOX_FROM.match(line):  # (the first marker is at most third)
         return 0, line
     m = _MARKERS.match(line)
     if not m:
@@ -102,6 +104,8 @@ _SIGNATURE = re.compile(r"^-- ?$")
 def _is_footer_start(lines: list[str], i: int) -> bool:
     """A row of underscores followed within three lines by a mailing-list info line (markers
     removed, so quoted footers count too)."""
+    if "____" not in lines[i]:  # (most lines: a quick no)
+        return False
     if not _UNDERSCORES.match(_depth(lines[i])[1].strip() or "-"):
         return False
     follow = [_depth(x)[1] for x in lines[i + 1:i + 4]]
@@ -114,7 +118,8 @@ _ADDR = r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+"
 _PIPER_ADDR = re.compile(r"([\w.+'=-]+) at ([\w-]+(?:\.[\w-]+)+)")
 _ANGLE = re.compile(r"<\s*(" + _ADDR + r")\s*>|\[mailto:(" + _ADDR + r")\]|\((" + _ADDR + r")\)")
 _BARE = re.compile(r"^\s*\"?(" + _ADDR + r")\"?\s*$")
-_VERB = r"(?:wrote|writes|said|says|a écrit|escribió|scripsit)"
+# "a ?crit": pipermail's text archives write every non-ASCII letter as "?"
+_VERB = r"(?:wrote|writes|said|says|a [ée?]crit|escribió|scripsit)"
 _TIME = re.compile(
     r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp]\.?[Mm]\.?)?(?:\s*[+-]\d{4})?"
     r"(?:\s*\(?(?:[A-Z]{2,5}|UTC|GMT)\)?)?")
@@ -336,7 +341,9 @@ _HEADER_NAMES = {"de": "from", "von": "from", "envoyé": "sent", "gesendet": "se
 
 def _headers_at(lines: list[str], i: int) -> tuple[dict[str, str], int]:
     """The ``Name: value`` lines from ``i`` (folded continuation lines joined), and the index
-    after them."""
+    after them.  A mailer that wraps the quoted header block at 80 columns leaves a long line
+    and then an unindented remainder: that continues the header too when another header or the
+    blank line that ends the block follows within three lines."""
     found: dict[str, str] = {}
     last = ""
     while i < len(lines):
@@ -345,12 +352,23 @@ def _headers_at(lines: list[str], i: int) -> tuple[dict[str, str], int]:
             key = m.group(1).lower()
             last = _HEADER_NAMES.get(key, key)
             found.setdefault(last, m.group(2).strip())
-        elif last and lines[i][:1] in (" ", "\t") and lines[i].strip():
+        elif last and lines[i].strip() and (lines[i][:1] in (" ", "\t") or _wrapped(lines, i)):
             found[last] += " " + lines[i].strip()
         else:
             break
         i += 1
     return found, i
+
+
+def _wrapped(lines: list[str], i: int) -> bool:
+    """Line ``i`` is the rest of a header line wrapped at about 80 columns (or before an
+    address: "[mailto:...] On Behalf Of ...")."""
+    if i == 0 or (len(lines[i - 1].rstrip()) < 60 and lines[i][:1] not in ("[", "<")):
+        return False
+    for k in range(i + 1, min(i + 4, len(lines))):
+        if not lines[k].strip() or _HEADER.match(lines[k]):
+            return True
+    return False
 
 
 def _outlook_block(lines: list[str], i: int) -> bool:
@@ -452,9 +470,11 @@ def _block(lines: list[str], start: int, end: int, floor: int) -> list[Quote]:
     return found
 
 
-def _originals(lines: list[str], footer: list[bool]) -> tuple[Quote | None, int]:
-    """The first original-message block and the line it starts at (``len(lines)`` if none)."""
-    for i, line in enumerate(lines):
+def _originals(lines: list[str], footer: list[bool], lo: int = 0) -> tuple[Quote | None, int]:
+    """The first original-message block from line ``lo`` and the line it starts at
+    (``len(lines)`` if none)."""
+    for i in range(lo, len(lines)):
+        line = lines[i]
         if footer[i] or _depth(line)[0]:
             continue
         if _ORIGINAL.match(line):
@@ -477,7 +497,7 @@ def _originals(lines: list[str], footer: list[bool]) -> tuple[Quote | None, int]
         quote = Quote(text=text, start_line=i, end_line=end, depth=0, kind="original",
                       attribution=_original_attribution(head_raw, headers),
                       raw="\n".join(lines[i:end]), after=lines[end] if end < len(lines) else "",
-                      attribution_line=i if headers else -1)
+                      attribution_line=i if headers else -1, text_line=body)
         return quote, i
     return None, len(lines)
 
@@ -499,9 +519,87 @@ def find_quotes(body: str) -> list[Quote]:
     return quotes
 
 
-def unquoted_text(body: str) -> str:
+def all_quotes(body: str) -> list[Quote]:
+    r""":func:`find_quotes`, and also the passages inside each top-posted original: its own
+    ``>`` quotes and the older original it carries in turn (Outlook threads stack them),
+    and the older mail a ``>`` passage carries under an "Original Message" line of its own.
+    Inside the n-th original, a ``>`` passage's depth is its markers plus n; an inner original
+    has depth n and a split-off one its passage's depth.
+
+    >>> body = ("Yes.\n\n-----Original Message-----\nFrom: Bo\nSent: Monday\n\n"
+    ...         "Agreed.\n\nOn Sunday, Ada wrote:\n> The hall is booked.\n")
+    >>> [(q.kind, q.depth, q.text.split("\n")[-1]) for q in all_quotes(body)]
+    [('original', 0, '> The hall is booked.'), ('marked', 2, 'The hall is booked.')]
+    """
+    lines = body.splitlines()
+    footer = _ends(lines)
+    found: list[Quote] = []
+    lo, level = 0, 0
+    while True:
+        original, cut = _originals(lines, footer, lo)
+        for q in _marked(lines, lo, cut, footer):
+            if level:
+                q = replace(q, depth=q.depth + level)
+            found.extend(_split_original(q))
+        if original is None or original.text_line <= lo:
+            break
+        found.append(replace(original, depth=level))
+        lo, level = original.text_line, level + 1
+    found.sort(key=lambda q: (q.start_line, q.depth))
+    return found
+
+
+def _split_original(quote: Quote) -> list[Quote]:
+    """A ``>`` passage as one passage, or two when it carries an "Original Message" block (or
+    a bare Outlook header) of older mail: the words before it, and that mail."""
+    lines = quote.text.split("\n")
+    for i in range(len(lines)):
+        if _ORIGINAL.match(lines[i]):
+            k = i + 1
+            while k < len(lines) and not lines[k].strip() and k < i + 3:
+                k += 1
+            headers, body = _headers_at(lines, k)
+        elif _outlook_block(lines, i):
+            headers, body = _headers_at(lines, i)
+        else:
+            continue
+        head, tail = "\n".join(lines[:i]).strip("\n"), "\n".join(lines[body:]).strip("\n")
+        at = min(quote.start_line + i, quote.end_line - 1)
+        out = [replace(quote, text=head, end_line=at)] if head.strip() else []
+        if tail.strip():
+            out.append(replace(quote, text=tail, start_line=at, kind="original",
+                               attribution=_original_attribution(lines[i:body], headers),
+                               attribution_line=at if out else quote.attribution_line,
+                               text_line=at))
+        return out
+    return [quote]
+
+
+def rejoin_wrapped(text: str, width: int = 76) -> str:
+    r"""``text`` with the remainders of long quoted lines that a mailer wrapped after quoting
+    them (an unmarked line that starts in lower case or with a space and punctuation, right
+    under a ``>`` line of ``width`` characters or more) marked as that line's quote again, so
+    that they are not taken for the message's own words.
+
+    >>> rejoin_wrapped("> > we tried the build with the older compiler and it failed in the"
+    ...                " same pla\nce\nYes.")
+    '> > we tried the build with the older compiler and it failed in the same pla\n> > ce\nYes.'
+    """
+    lines = text.split("\n")
+    out = list(lines)
+    for i in range(1, len(lines)):
+        line, prev = lines[i], lines[i - 1]
+        depth, _ = _depth(out[i - 1])
+        if (depth and not _depth(line)[0] and len(prev) >= width
+                and re.match(r"^ ?[a-z0-9(),.;:)\]]", line)):
+            out[i] = "> " * depth + line.lstrip()
+    return "\n".join(out)
+
+
+def unquoted_text(body: str, quotes: list[Quote] | None = None) -> str:
     """The message's own words: ``body`` without its quoted passages, their attribution lines,
-    its signature (``-- `` and after) and any mailing-list footer.
+    its signature (``-- `` and after) and any mailing-list footer.  ``quotes``, when given, are
+    the passages :func:`find_quotes` or :func:`all_quotes` found in ``body`` already.
 
     >>> unquoted_text("Ada wrote:\\n> hi\\n\\nHello.\\n-- \\nBob")
     'Hello.'
@@ -509,7 +607,7 @@ def unquoted_text(body: str) -> str:
     lines = body.splitlines()
     footer = _ends(lines)
     drop = [footer[i] for i in range(len(lines))]
-    for q in find_quotes(body):
+    for q in find_quotes(body) if quotes is None else quotes:
         for k in range(q.start_line, q.end_line):
             drop[k] = True
         if q.depth == 1 and q.attribution_line >= 0:

@@ -61,6 +61,12 @@ class Reference:
     pronoun: str | None = None  # prose: "he" | "she" | "they" | "I" | "you"
     archive_id: str | None = None  # the archive's own number where it has no Message-ID:
     #                                MARC's m=, Gmane's article number, mail-archive's "msgN"
+    relative: tuple[str, int] | None = None  # prose: ("days", 1) for "yesterday", ("weeks", 1)
+    #     for "last week", ("minutes", 0) for "some minutes ago", ("weekday", 0..6) for "last
+    #     Monday", ("previous", 0) for "my previous/last/earlier post": the latest before
+    topic: str | None = None  # prose: what it was about ("my post on S3 method despatch")
+    time: tuple[int, int] | None = None  # prose: (hour, minute) as written ("stamped 4:43 PM")
+    same_subject: bool = False  # prose: "my email of this subject"
 
 
 def hyperkitty_id(message_id: str) -> str:
@@ -106,6 +112,16 @@ def find_references(body: str, *, own_hosts: Collection[str] | None = None) -> l
     return kept
 
 
+def find_message_ids(body: str) -> list[Reference]:
+    """Only the Message-IDs of :func:`find_references` (no URLs, no prose): cheap enough to run
+    over a whole body, quotes and attribution lines included.
+
+    >>> [r.message_id for r in find_message_ids("you wrote in message\\n<a.1@example.org>:")]
+    ['a.1@example.org']
+    """
+    return sorted(_message_ids(body), key=lambda r: r.start)
+
+
 # -- Message-IDs written in the text ----------------------------------------------------------
 
 _ID = r"[^\s<>\"()\[\],;@]+@[^\s<>\"()\[\],;@]+"
@@ -136,6 +152,10 @@ def _message_ids(body: str) -> list[Reference]:
     for m in _BRACKETED.finditer(body):
         line_start = body.rfind("\n", 0, m.start()) + 1
         before = body[max(line_start, m.start() - 60):m.start()]
+        if not before.strip(" \t#>|") and line_start > 0:
+            # "you wrote in message\n<id>:": the words before are at the end of the line above.
+            above = body.rfind("\n", 0, line_start - 1) + 1
+            before = body[max(above, line_start - 61):line_start - 1].lstrip(" \t#>|")
         chained = last_end >= 0 and not body[last_end:m.start()].strip(" \t,")
         if not (_ID_CONTEXT.search(before) or chained):
             continue
@@ -310,14 +330,50 @@ _DATE = re.compile(
     r"(?:,?\s+(?P<year2>\d{4}|'?\d\d(?![\d:])))?"
     r"|(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y3>\d{4}|\d\d)"
     r"|(?P<y4>\d{4})-(?P<m4>\d\d)-(?P<d4>\d\d)"
+    r"|(?P<y6>\d{4})/(?P<m6>\d\d?)/(?P<d6>\d\d?)"
     r"|(?P<d5>\d{1,2})\.(?P<m5>\d{1,2})\.(?P<y5>\d{4})"
     r")(?![\w/-])")
 _RELATIVE = re.compile(
-    r"(?:yesterday|the\s+day\s+before\s+yesterday|earlier\s+today|this\s+morning|"
+    r"(?:yesterday|the\s+day\s+before\s+yesterday|earlier\s+today|this\s+morning|today|"
     r"(?:last|this\s+past|earlier\s+this)\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
     r"Saturday|Sunday|week|month|weekend|year|night)|"
-    r"(?:a\s+(?:few|couple\s+of)|\d+|two|three|several)\s+(?:days|weeks|months)\s+ago)\b",
+    r"(?:just\s+)?(?:(?:some|a\s+few|few|several|\d+|two|three|ten)\s+)?minutes\s+ago|"
+    r"(?:an|one|\d+|two|three|a\s+few|a\s+couple\s+of|several)\s+hours?\s+ago|"
+    r"(?:a|one|\d+|two|three|four|a\s+(?:few|couple\s+of)|several)\s+"
+    r"(?:days?|weeks?|months?)\s+ago)\b",
     re.IGNORECASE)
+_COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "ten": 10}
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _read_relative(text: str) -> tuple[str, int]:
+    """What a :data:`_RELATIVE` phrase means, as (unit, how many back); a vague count ("a
+    few days ago") is 0 in the next larger unit, read by the caller as "within one".
+
+    >>> [_read_relative(t) for t in ("yesterday", "last week", "just some minutes ago",
+    ...                              "3 days ago", "a few days ago", "last Tuesday")]
+    [('days', 1), ('weeks', 1), ('minutes', 0), ('days', 3), ('weeks', 0), ('weekday', 1)]
+    """
+    words = text.lower().split()
+    last = words[-1]
+    if "yesterday" in words:
+        return ("days", 2 if words[0] == "the" else 1)
+    if last in ("today", "morning"):
+        return ("days", 0)
+    if words[0] in ("last", "this", "earlier"):
+        if last in _WEEKDAYS:
+            return ("weekday", _WEEKDAYS.index(last))
+        return {"week": ("weeks", 1), "weekend": ("weeks", 0), "month": ("months", 1),
+                "year": ("months", 12), "night": ("days", 1)}.get(last, ("days", 0))
+    if "minutes" in words:
+        return ("minutes", 0)
+    unit = words[-2].rstrip("s") + "s"
+    count = words[-3] if len(words) >= 3 else "a"
+    n = int(count) if count.isdigit() else _COUNTS.get(count)
+    if n is None:  # a few, several, a couple of
+        return {"hours": ("days", 0), "days": ("weeks", 0), "weeks": ("months", 1)}.get(
+            unit, ("months", 6))
+    return (unit, n)
 
 
 def _year(text: str | None) -> int | None:
@@ -354,6 +410,8 @@ def _read_date(m: re.Match[str]) -> tuple[int | None, int, int] | None:
         return _valid(_year(g["y3"]), month, day)
     if g["y4"]:
         return _valid(int(g["y4"]), int(g["m4"]), int(g["d4"]))
+    if g["y6"]:
+        return _valid(int(g["y6"]), int(g["m6"]), int(g["d6"]))
     return _valid(int(g["y5"]), int(g["m5"]), int(g["d5"]))
 
 
@@ -383,7 +441,8 @@ _PRONOUNS = {"my": "I", "his": "he", "her": "she", "their": "they", "your": "you
 _OWNER = re.compile(
     r"(?:(?P<pos>\b(?i:my|his|her|their|your|the|a|an|this|that|an?other)\b)|"
     r"(?<![\w.])(?P<name>" + _NAME + r")['’]s?)"
-    r"(?P<adj>(?:\s+[a-z][a-z-]*){0,3}?)\s+$")
+    r"(?P<adj>(?:\s+(?!(?:my|his|her|their|your|the|an?|in|of|on|to|from|at|for|by|with)\b)"
+    r"[a-z][a-z-]*){0,3}?)\s+$")
 _STOP_ADJ = {"error", "warning", "errors", "warnings", "commit", "log", "status", "diagnostic",
              "exception", "debug", "info", "help", "usage", "following", "above", "below",
              "same", "check", "compiler", "build", "test", "r", "system"}
@@ -391,14 +450,32 @@ _QUOTED = (r"(?:\"(?P<q1>[^\"\n]{1,200}(?:\n[^\"\n]{1,200})?)\"|"
            r"“(?P<q2>[^”\n]{1,200}(?:\n[^”\n]{1,200})?)”|"
            r"‘(?P<q3>[^’\n]{1,200})’|"
            r"`(?P<q4>[^'`\n]{1,200})'|"
+           r"''(?P<q6>[^\"'\n]{1,200}(?:\n[^\"'\n]{1,200})?)(?:''|\")|"
            r"'(?P<q5>[^'\n]{1,200})'(?!\w))")
 _T_QUOTE = re.compile(r"\s*,?\s*(?:(?:entitled|titled|called|named|with\s+(?:the\s+)?subject"
                       r"(?:\s+line)?|subject|re)\s*:?\s*)?" + _QUOTED, re.IGNORECASE)
 _T_PAREN_QUOTE = re.compile(r"\s*\(\s*" + _QUOTED + r"\s*\)")
 _T_PRONOUN = re.compile(r"\s*,?\s+(?:which\s+|that\s+)?(?P<p>he|she|they|I|you)\s+"
                         r"(?:made|sent|wrote|posted|mailed)(?:\s+to\s+(?:the\s+)?list)?")
-_T_DATE_WORD = re.compile(r"\s*,?\s+(?:(?:sent|posted|written|dated|made)\s+)?"
+_T_DATE_WORD = re.compile(r"\s*,?\s+(?:(?:that|which)\s+(?:was\s+|I\s+|you\s+|he\s+|she\s+)?)?"
+                          r"(?:(?:sent|posted|written|dated|made)\s+)?"
                           r"(?:of|on|from|dated|in|at)\s+")
+_T_RELATIVE_BARE = re.compile(r"\s*,?\s+(?=\w)")
+# "(R-devel thread 'Subject', 2014-04-30)": a subject, perhaps with a day, in brackets.
+_T_PAREN_THREAD = re.compile(r"\s*\(\s*(?:[\w-]+\s+)?(?:thread|subject|message|post)\s*:?\s*"
+                             + _QUOTED + r"\s*,?\s*")
+_T_TIME = re.compile(r"\s*,?\s*(?:@|at|stamped|time-?stamped|timed)\s*(?P<h>\d{1,2})[:.]"
+                     r"(?P<m>\d\d)(?!\d)(?:\s*(?P<ampm>[AaPp])\.?[Mm]\b\.?)?")
+_T_SAME_SUBJECT = re.compile(r"\s+(?:of|on|with|under|in)\s+(?:this|the\s+same|the\s+above)"
+                             r"\s+(?:subject|topic|thread)(?:\s+line)?\b", re.IGNORECASE)
+_T_TOPIC = re.compile(r"\s+(?:on|about|concerning|regarding)\s+(?P<t>[^\n,;!?\"()]{1,80}?"
+                      r"(?:\(\))?(?:\n[^\n,;!?\"()]{1,60}?(?:\(\))?)?)"
+                      r"(?=[,;!?\"()]|\.(?:\s|$)|\n\s*\n|\s*$)")
+_PREVIOUS_ADJ = {"previous", "last", "earlier", "prior", "recent", "former"}
+_TOPIC_STOP = {"a", "an", "the", "this", "that", "these", "those", "it", "my", "your", "his",
+               "her", "their", "our", "of", "to", "in", "on", "for", "and", "or", "with", "i",
+               "we", "you", "he", "she", "they", "list", "same", "subject", "thread", "issue",
+               "topic", "question", "matter", "problem", "up"}
 _T_DATE_BARE = re.compile(r"\s*,?\s+(?:sent|posted|written|dated)\s+")
 _T_AUTHOR = re.compile(r"\s+(?:by|from)\s+(?P<n>" + _NAME + r")")
 _T_LIST = re.compile(r"\s+(?:on|to)\s+(?:the\s+)?(?P<l>[\w.+-]+@[\w.-]+\w|[\w.+-]+(?=\s+"
@@ -411,15 +488,29 @@ def _subject(m: re.Match[str]) -> str:
     return " ".join(text.split())
 
 
-def _name(text: str) -> str | None:
+def _name(text: str, possessive: bool = False) -> str | None:
     """A person's name from capitalised words, without the sentence's first word when that is
-    no name ("As Jane Doe" gives "Jane Doe"); None when nothing is left."""
+    no name ("As Jane Doe" gives "Jane Doe"); None when nothing is left.  Before "'s" a month's
+    short name is a first name ("Jan's message"): months own no messages."""
     words = text.split()
-    while words and words[0].lower().rstrip(".,") in _NOT_NAMES:
+    while words and words[0].lower().rstrip(".,") in _NOT_NAMES and not (
+            possessive and len(words) == 1 and words[0].lower() in _MONTHS
+            and len(words[0]) > 2 and not words[0].endswith(".")):
         words = words[1:]
     if not words or len(words[0].rstrip(".")) < 2 or any(w.isupper() for w in words):
         return None  # "DSP", "NSW": an acronym is no person
     return " ".join(words)
+
+
+def topic_words(topic: str) -> list[str]:
+    """The words of a topic that say something: without articles, pronouns, prepositions and
+    single letters (the "C" of "C++").
+
+    >>> topic_words("interfacing a C++ class"), topic_words("the same issue")
+    (['interfacing', 'class'], [])
+    """
+    words = re.findall(r"[^\W_]+", topic.lower())
+    return [w for w in words if len(w) > 1 and w not in _TOPIC_STOP]
 
 
 @dataclass
@@ -427,11 +518,14 @@ class _Found:
     start: int
     end: int
     date: tuple[int | None, int, int] | None = None
-    relative: bool = False
+    relative: tuple[str, int] | None = None
     subject: str | None = None
     author: str | None = None
     pronoun: str | None = None
     list_hint: str | None = None
+    topic: str | None = None
+    time: tuple[int, int] | None = None
+    same_subject: bool = False
 
 
 def _tails(body: str, pos: int, found: _Found, bare_quote: bool) -> None:
@@ -440,21 +534,39 @@ def _tails(body: str, pos: int, found: _Found, bare_quote: bool) -> None:
     limit = min(len(body), pos + 400)
     for _ in range(6):
         moved = False
-        if found.date is None and not found.relative:
-            for intro in (_T_DATE_WORD, _T_DATE_BARE):
+        if found.date is None and found.relative in (None, ("previous", 0)):
+            for intro in (_T_DATE_WORD, _T_DATE_BARE, _T_RELATIVE_BARE):
                 w = intro.match(body, pos, limit)
                 if not w:
                     continue
-                if (d := _DATE.match(body, w.end(), limit)) and (day := _read_date(d)):
+                if (intro is not _T_RELATIVE_BARE and (d := _DATE.match(body, w.end(), limit))
+                        and (day := _read_date(d))):
                     found.date, pos, moved = day, d.end(), True
                     break
                 if r := _RELATIVE.match(body, w.end(), limit):
-                    found.relative, pos, moved = True, r.end(), True
+                    found.relative, pos, moved = _read_relative(r.group()), r.end(), True
                     break
             if not moved and (p := re.compile(r"\s*\(").match(body, pos, limit)):
                 d = _DATE.match(body, p.end(), limit)
                 if d and (day := _read_date(d)) and body.startswith(")", d.end()):
                     found.date, pos, moved = day, d.end() + 1, True
+        if not moved and found.subject is None and (t := _T_PAREN_THREAD.match(body, pos, limit)):
+            d = _DATE.match(body, t.end(), limit)
+            day = _read_date(d) if d else None
+            close = re.compile(r"\s*\)").match(body, d.end() if d and day else t.end(), limit)
+            if close:
+                found.subject, pos, moved = _subject(t), close.end(), True
+                found.date = found.date or day
+                bare_quote = False
+        if not moved and found.time is None and (t := _T_TIME.match(body, pos, limit)):
+            hour, minute = int(t.group("h")), int(t.group("m"))
+            ampm = (t.group("ampm") or "").lower()
+            hour = hour % 12 + 12 if ampm == "p" else hour % 12 if ampm == "a" else hour
+            if hour < 24 and minute < 60:
+                found.time, pos, moved = (hour, minute), t.end(), True
+        if not moved and not found.same_subject and found.subject is None and (
+                t := _T_SAME_SUBJECT.match(body, pos, limit)):
+            found.same_subject, pos, moved = True, t.end(), True
         if not moved and found.subject is None:
             q = None
             if found.date is not None or found.relative or found.pronoun or found.author:
@@ -471,6 +583,10 @@ def _tails(body: str, pos: int, found: _Found, bare_quote: bool) -> None:
                 found.author, pos, moved = name, a.end(), True
         if not moved and found.list_hint is None and (li := _T_LIST.match(body, pos, limit)):
             found.list_hint, pos, moved = li.group("l"), li.end(), True
+        if not moved and found.topic is None and (t := _T_TOPIC.match(body, pos, limit)):
+            topic = " ".join(t.group("t").split())
+            if topic_words(topic) and not _DATE.match(topic) and not _RELATIVE.match(topic):
+                found.topic, pos, moved = topic, t.end(), True
         if not moved:
             break
         found.end = pos
@@ -487,13 +603,15 @@ def _owner(body: str, at: int, found: _Found) -> bool:
     adjectives = m.group("adj").lower().split()
     if set(adjectives) & _STOP_ADJ:
         return False
+    if set(adjectives) & _PREVIOUS_ADJ:
+        found.relative = ("previous", 0)
     if m.group("pos"):
         word = m.group("pos").lower()
         if word in _PRONOUNS:
             found.pronoun = _PRONOUNS[word]
         found.start = m.start("pos")
         return True
-    name = _name(m.group("name"))
+    name = _name(m.group("name"), possessive=True)
     if name:
         found.author = name
         found.start = m.end("name") - len(name)
@@ -511,16 +629,17 @@ def _prose(body: str) -> list[Reference]:
         thread = m.group(1).lower() == "thread"
         has_article = body[found.start:m.start()].lower().startswith(("the", "a", "an", "this"))
         _tails(body, m.end(), found, bare_quote=owned or thread or has_article and bool(
-            re.search(r"\b(?:in|see|from|to)\s*$", before)))
-        if found.date is None and found.subject is None and found.author is None:
-            continue
+            re.search(r"\b(?:in|see|from|to|continues|continuing)\s*$", before)))
+        if found.date is None and found.subject is None and found.author is None and not (
+                found.pronoun and (found.relative or found.time or found.same_subject)):
+            continue  # "my message" alone, "my previous message" alone: the one answered
         refs.append(_reference(body, found))
     for m in _VERB.finditer(body):
         line_start = body.rfind("\n", 0, m.start()) + 1
         window = body[max(line_start, m.start() - 60):m.start()]
         found = _Found(m.start(), m.end())
-        who = re.search(r"(?<![\w.])(?:(?P<p>I|he|she|they|you)|(?P<n>" + _NAME + r"))\s+$",
-                        window)
+        who = (re.search(r"(?<![\w.])(?P<p>I|he|she|they|you)\s+$", window)
+               or re.search(r"(?<![\w.])(?P<p>)(?P<n>" + _NAME + r")\s+$", window))
         if not who:
             continue
         if who.group("p"):
@@ -536,10 +655,13 @@ def _prose(body: str) -> list[Reference]:
         noun = re.compile(r"\s+(?:in|on)\s+(?:(?:my|his|her|their|your|the|a)\s+)?"
                           r"(?:[a-z-]+\s+){0,2}?(?:posting|post|message|e-?mail|mail|letter|"
                           r"article|note)\b", re.IGNORECASE).match(body, pos)
+        if noun and found.pronoun and re.search(r"\b(?:my|his|her|their|your)\s", noun.group(),
+                                                re.IGNORECASE):
+            continue  # "I explained in my post of Jan. 5": the noun's own reading has it
         if noun:
             pos = found.end = noun.end()
         _tails(body, pos, found, bare_quote=bool(noun))
-        if found.date is None:
+        if found.date is None and (found.relative is None or found.relative[0] == "previous"):
             continue  # "I said 'no'": a verb of writing needs a day to be a reference
         refs.append(_reference(body, found))
     return refs
@@ -548,4 +670,5 @@ def _prose(body: str) -> list[Reference]:
 def _reference(body: str, found: _Found) -> Reference:
     return Reference("prose", body[found.start:found.end], found.start, found.end,
                      list_hint=found.list_hint, date=found.date, subject=found.subject,
-                     author=found.author, pronoun=found.pronoun)
+                     author=found.author, pronoun=found.pronoun, relative=found.relative,
+                     topic=found.topic, time=found.time, same_subject=found.same_subject)

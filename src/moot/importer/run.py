@@ -25,6 +25,7 @@ from moot.core.message import ParsedMessage
 from moot.importer import worker
 from moot.importer.sources import RawItem, Reader, refuse_reason
 from moot.search.doc import IndexDoc
+from moot.storage import positions
 from moot.storage.store import BatchResult, Incoming, Store, sha256
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
 
     def write() -> None:
         while (job := to_store.get()) is not _DONE:
-            items, future, read_bytes = job  # type: ignore[misc]
+            items, future, read_bytes, placed = job  # type: ignore[misc]
             if items:
                 parsed, blobs = future.result()
                 incoming = [Incoming(i.raw, p, d, i.mbox_from,
@@ -145,6 +146,10 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
                 with counting:
                     summary.imported += len(result.stored)
                     summary.duplicates += result.duplicates
+            # Where each piece stood in its file, repeated copies too (pipermail numbers count
+            # them): kept after the batch, so an interruption between the two loses positions,
+            # never messages.
+            positions.record(store.engine, list_id, placed)
             if progress:
                 progress(summary, read_bytes)
 
@@ -157,7 +162,7 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
         while (job := raw_batches.get()) is not _DONE:
             batch_format, batch, read_bytes = job  # type: ignore[misc]
             part = ImportSummary()
-            fresh = _fresh(store, list_id, batch, part)
+            fresh, placed = _fresh(store, list_id, batch, part)
             with counting:
                 summary.add(part)
             raws = [i.raw for i, _ in fresh]
@@ -168,7 +173,7 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
             else:
                 future = Future()
                 future.set_result(worker.prepare(raws, pipermail) if fresh else ([], []))
-            if not _put(to_store, (fresh, future, read_bytes), writer_thread):
+            if not _put(to_store, (fresh, future, read_bytes, placed), writer_thread):
                 break
     finally:
         stopping.set()
@@ -237,9 +242,10 @@ class _Stage(threading.Thread):
         self.join()
 
 
-def _fresh(store: Store, list_id: int, batch: list[RawItem],
-           summary: ImportSummary) -> list[tuple[RawItem, bytes]]:
-    """The batch's items that are mail and not yet stored, with their digests."""
+def _fresh(store: Store, list_id: int, batch: list[RawItem], summary: ImportSummary
+           ) -> tuple[list[tuple[RawItem, bytes]], list[positions.Placed]]:
+    """The batch's items that are mail and not yet stored, with their digests; and where every
+    item that is mail stood in its file."""
     good: list[RawItem] = []
     for item in batch:
         reason = refuse_reason(item)
@@ -256,7 +262,9 @@ def _fresh(store: Store, list_id: int, batch: list[RawItem],
     fresh = [(i, d) for i, d in zip(good, digests, strict=True) if d not in known]
     summary.duplicates += len(good) - len(fresh)
     summary.bytes += sum(len(i.raw) for i in batch)
-    return fresh
+    placed = [p for i, d in zip(good, digests, strict=True)
+              if (p := positions.placed(i.source, d)) is not None]
+    return fresh, placed
 
 
 _EPOCH = datetime(1970, 1, 1)

@@ -41,28 +41,38 @@ def _sqlite_durable(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cur.close()
 
 
-def open_engine(url: str, *, durable: bool = False) -> Engine:
+def open_engine(url: str, *, durable: bool = False, pool_size: int | None = None,
+                max_overflow: int | None = None, prepared_statements: bool = True) -> Engine:
     """An engine for ``url``; SQLite connections get WAL and foreign keys.
 
     ``durable``: every commit is on disk before it returns, power cut included (SQLite
     synchronous=FULL; PostgreSQL always is).  The server answers 250 to a mail server only
-    after such a commit; an import, which can simply be run again, does without."""
+    after such a commit; an import, which can simply be run again, does without.
+
+    ``pool_size`` / ``max_overflow`` (settings ``db_pool_size``, ``db_max_overflow``): each
+    process's pool; None keeps the defaults below.  ``prepared_statements=False`` stops psycopg
+    from preparing statements on the server, which a PgBouncer older than 1.21 in transaction
+    mode cannot follow (the next transaction may run on another server connection)."""
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         # Enough pooled connections for the server's threads (LMTP look-ups, web, indexer):
         # an overflow connection is thrown away after use, and opening one runs the pragmas.
-        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20,
-                               max_overflow=20)
+        engine = create_engine(url, connect_args={"timeout": 30},
+                               pool_size=20 if pool_size is None else pool_size,
+                               max_overflow=20 if max_overflow is None else max_overflow)
         event.listen(engine, "connect", _sqlite_pragmas)
         if durable:
             event.listen(engine, "connect", _sqlite_durable)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {} if prepared_statements else {"prepare_threshold": None}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args,
+                         pool_size=5 if pool_size is None else pool_size,
+                         max_overflow=10 if max_overflow is None else max_overflow)
 
 
 # The newest migration's revision.  Checking it needs one query, not Alembic: every command
 # checks it at start-up.  A test keeps it equal to Alembic's head.
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0012"
 
 
 def _alembic_config(engine: Engine) -> Any:

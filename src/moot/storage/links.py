@@ -97,3 +97,60 @@ def _list_pk(conn: Connection, message_pk: int | None) -> int | None:
         return None
     return conn.execute(select(s.messages.c.list_id).where(s.messages.c.id == message_pk)
                         ).scalar()
+
+
+def appearances(conn: Connection, pk: int, readable: set[int]) -> list[dict[str, Any]]:
+    """Every appearance of the letter that message ``pk`` is (the original and each copy the
+    linker tied to it), oldest first, each described with ``first`` (the original) and ``here``
+    (this message); empty when the letter appeared once.  Copies on lists the reader may not
+    read are left out."""
+    lk = s.links.c
+    original = conn.execute(select(lk.target_pk).where(
+        lk.source_pk == pk, lk.kind == "republication", lk.status == "found")).scalar() or pk
+    copies = set(conn.execute(select(lk.source_pk).where(
+        lk.target_pk == original, lk.kind == "republication", lk.status == "found")).scalars())
+    if not copies:
+        return []
+    wanted = copies | {original}
+    lists = dict(conn.execute(select(s.messages.c.id, s.messages.c.list_id)
+                              .where(s.messages.c.id.in_(sorted(wanted)))).all())
+    about = _described(conn, {p for p in wanted if lists.get(p) in readable})
+    out = [dict(about[p], first=p == original, here=p == pk) for p in wanted if p in about]
+    return sorted(out, key=lambda d: (not d["first"], d["date"] or ""))
+
+
+def summaries(conn: Connection, pks: Sequence[int], readable: set[int]
+              ) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """For a page showing many messages (a thread): each message's found links in one query,
+    as ``{pk: {"quotes": [...], "refers": [...], "quoted_by": [...], "referred_by": [...],
+    "copies": [...]}}``, each item a described message on a list the reader may read."""
+    if not pks:
+        return {}
+    lk = s.links.c
+    wanted = set(pks)
+    rows = list(conn.execute(select(lk.source_pk, lk.kind, lk.target_pk).where(
+        lk.status == "found", (lk.source_pk.in_(sorted(wanted)))
+        | (lk.target_pk.in_(sorted(wanted))))))
+    other = {r.target_pk for r in rows} | {r.source_pk for r in rows}
+    lists = dict(conn.execute(select(s.messages.c.id, s.messages.c.list_id)
+                              .where(s.messages.c.id.in_(sorted(other)))).all())
+    about = _described(conn, {p for p in other if lists.get(p) in readable})
+    out: dict[int, dict[str, list[dict[str, Any]]]] = {
+        p: {"quotes": [], "refers": [], "quoted_by": [], "referred_by": [], "copies": []}
+        for p in wanted}
+    names = {"quote": ("quotes", "quoted_by"), "reference": ("refers", "referred_by"),
+             "republication": ("copies", "copies")}
+    for r in rows:
+        forward, backward = names.get(r.kind, ("", ""))
+        if not forward:
+            continue
+        if r.source_pk in wanted and r.target_pk in about:
+            _add_once(out[r.source_pk][forward], about[r.target_pk])
+        if r.target_pk in wanted and r.source_pk in about:
+            _add_once(out[r.target_pk][backward], about[r.source_pk])
+    return out
+
+
+def _add_once(items: list[dict[str, Any]], item: dict[str, Any]) -> None:
+    if all(x["message_id"] != item["message_id"] or x["list"] != item["list"] for x in items):
+        items.append(item)

@@ -6,6 +6,7 @@ docs/internals.md.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -119,8 +120,12 @@ messages = Table(
     Column("removed_kind", String(20), nullable=True),
     Column("removed_at", DateTime, nullable=True),
     Column("removed_by", String(320), nullable=True),
+    # HyperKitty's name for the message in its URLs (moot.core.references.hyperkitty_id), so
+    # that a ``/message/HASH/`` link to an archive imported from HyperKitty finds it.
+    Column("hyperkitty_id", String(32), nullable=True),
     UniqueConstraint("list_id", "sha256"),
     Index(None, "list_id", "message_id"),
+    Index(None, "list_id", "hyperkitty_id"),
     Index(None, "list_id", "sort_date"),
     Index(None, "thread_id", "sort_date"),
 )
@@ -157,6 +162,25 @@ thread_ids = Table(
     Column("thread_id", Integer, ForeignKey("threads.id"), nullable=False),
     Index(None, "thread_id"),
     sqlite_with_rowid=False,  # the key is the row: one B-tree, not two
+)
+
+# Where each imported message stood in the files it was imported from: the file's name, the
+# period it covers (``YYYY-MM`` for a pipermail month file, else NULL) and its 0-based position
+# there, counting every piece of the file (repeated copies and rejects too).  Pipermail numbers
+# its articles in that order, which is what lets a pipermail URL find its message
+# (moot.pipermail).  A repeated copy has its own row, naming the message stored once.
+import_positions = Table(
+    "import_positions",
+    metadata,
+    Column("list_id", Integer, ForeignKey("mailing_lists.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("source", String(500), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("period", String(7), nullable=True),
+    Column("message_pk", Integer, ForeignKey("messages.id", ondelete="CASCADE"),
+           nullable=False),
+    Index(None, "list_id", "period", "position"),
+    Index(None, "message_pk"),
 )
 
 # What could not be archived as a message at all (not mail), kept raw with the reason.
@@ -396,6 +420,27 @@ links = Table(
     Column("detail", Text, nullable=False, default="{}"),
     Index(None, "source_pk"),
     Index(None, "target_pk", "kind"),
+)
+
+# Sketches for finding republications (moot.republication): each message's MinHash signature
+# of its own words, and its LSH band keys (two signature values hashed into one number per
+# band) so that the messages sharing a band with a new one are found by one indexed look-up.
+sketches = Table(
+    "sketches",
+    metadata,
+    Column("message_pk", Integer, ForeignKey("messages.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("words", Integer, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+sketch_bands = Table(
+    "sketch_bands",
+    metadata,
+    Column("key", BigInteger, nullable=False),
+    Column("message_pk", Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Index(None, "key"),
+    Index(None, "message_pk"),
 )
 
 # Edited issues (moot.issues): an editor's selection of posts, with notes, that a list publishes

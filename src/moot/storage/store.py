@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from moot.core.errors import ListExists
 from moot.core.message import ParsedMessage, base_subject, is_reply_subject
+from moot.core.references import hyperkitty_id
 from moot.core.threads import connect
 from moot.storage import schema as s
 from moot.storage.codec import CODEC, compress_many
@@ -367,7 +368,7 @@ _MESSAGE_COLUMNS = (
     "id", "list_id", "sha256", "message_id", "message_id_generated", "thread_id", "from_name",
     "from_addr", "date_utc", "date_raw", "sort_date", "subject", "in_reply_to", "references",
     "size", "body_text", "has_html", "attachment_count", "problems", "mbox_from", "received_at",
-    "identity",
+    "identity", "hyperkitty_id",
 )
 
 
@@ -377,7 +378,8 @@ def _message_row(key: int, list_id: int, item: Incoming, thread_id: int,
     return (key, list_id, item.digest, p.message_id, p.message_id_generated, thread_id,
             p.from_name, p.from_addr, p.date_utc, p.date_raw, _sort_date(item, received),
             p.subject, p.in_reply_to, " ".join(p.references), p.size, p.body_text, p.has_html,
-            len(p.attachments), "\n".join(p.problems), item.mbox_from, received, item.identity)
+            len(p.attachments), "\n".join(p.problems), item.mbox_from, received, item.identity,
+            hyperkitty_id(p.message_id))
 
 
 def _reserve_ids(conn: Connection, table: Table, n: int) -> list[int]:

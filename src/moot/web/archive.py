@@ -258,7 +258,8 @@ def message_page(request: Request, address: str, msgid: str) -> HTMLResponse:
             html = obfuscate_addresses(sanitize_html(markup)) if markup else None
         with _moot(request).engine.connect() as conn:
             ties = {"out": links.outgoing(conn, m.id, readable),
-                    "in": links.incoming(conn, m.id, readable)}
+                    "in": links.incoming(conn, m.id, readable),
+                    "copies": links.appearances(conn, m.id, readable)}
         shown.append({"m": m, "body": render_body(m.body_text), "html": html,
                       "attachments": archive.attachments(m.id) if m.attachment_count else [],
                       "links": ties})
@@ -288,8 +289,13 @@ def thread_page(request: Request, address: str, msgid: str) -> HTMLResponse:
     found = _message(request, lst, msgid)
     archive = _moot(request).archive
     rows = thread_rows(archive, found[0].thread_id)
+    readable = set(readable_for(request).values())
+    with _moot(request).engine.connect() as conn:
+        ties = links.summaries(conn, [r.message.id for r in rows if r.message is not None],
+                               readable)
     items = [{"id": r.message_id, "depth": min(r.depth, 12), "m": r.message,
-              "body": render_body(r.message.body_text) if r.message else None}
+              "body": render_body(r.message.body_text) if r.message else None,
+              "ties": ties.get(r.message.id) if r.message is not None else None}
              for r in rows]
     return _render(request, "thread.html", lst=lst, msgid=msgid, items=items,
                    thread=archive.thread(found[0].thread_id))
