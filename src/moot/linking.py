@@ -21,15 +21,22 @@ moot URL, or on an attribution line: "you wrote in message <ID>:") is looked up 
 HyperKitty URL by the hash of the Message-ID (``messages.hyperkitty_id``); a pipermail URL's
 article number by the month file position the importer kept, calibrated on the archive's own
 citations (moot.pipermail); a reference in prose ("in a post he made on December 22
-('Peru-MRTA seeks only dialogue')") is matched on the list by its day (either side, for time
-zones) and, when given, its subject words and author; one fit is ``found``, several
-``ambiguous`` (the candidates are kept), none ``none``.
+('Peru-MRTA seeks only dialogue')", "my posting yesterday", "my previous post on S3 method
+despatch") is matched on the list by the time it names (a day in any zone; "yesterday" in the
+writer's zone when the Date header gives it; "last week"; "previous" = the latest before), its
+author ("my" = the sender, "you" = the author of the message answered, a name), and, when
+given, its subject words, topic words (in the subject, else the text) and clock time; one fit
+is ``found``, several ``ambiguous`` (the candidates are kept; of several, the only one of the
+thread or closest in subject wins), none ``none``.  A lone fit for only who and "yesterday",
+on another subject and thread, stays a candidate: it may have been said elsewhere.
 
 Republications (moot.republication, moot.core.republication): every message is sketched
 (MinHash) before any is linked; a message that is the same letter as earlier ones -- re-sent,
 cross-posted, forwarded, reprinted after a note -- is linked to the first of them, the original.
 
-What it won't do yet: relative dates ("last Tuesday").
+What it won't do yet: "yesterday" in the writer's zone when the Date header has none
+(pipermail's text archives); references with a subject and no time ("This continues the
+message 'X'" without a day).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from email.utils import parsedate_tz
 from typing import Any
 
 from sqlalchemy import Row, func, select, update
@@ -53,7 +61,7 @@ from moot.core.quotes import (
     rejoin_wrapped,
     unquoted_text,
 )
-from moot.core.references import Reference, find_message_ids, find_references
+from moot.core.references import Reference, find_message_ids, find_references, topic_words
 from moot.core.republication import Letter, compare, letter
 from moot.core.unmarked import MIN_RUN as UNMARKED_RUN
 from moot.core.unmarked import mostly_copied, shared_runs
@@ -331,8 +339,14 @@ class Linker:
                       "how": ref.kind}
             if ref.message_id:
                 targets = self._by_message_id(conn, row, ref.message_id)
-            elif ref.kind == "prose" and ref.date is not None:
+            elif ref.kind == "prose" and _prose_window(ref, row.date_utc or row.sort_date):
                 targets = self._by_prose(conn, row, ref)
+                if len(targets) == 1 and not _sure(ref, row, targets[0]):
+                    # "Dirk reported yesterday": his one post of that day, on something else,
+                    # may not be what is meant (he may have said it elsewhere): a candidate.
+                    out.append(links.Link(row.id, "reference", None, "ambiguous",
+                                          (targets[0].id,), detail=detail))
+                    continue
             elif ref.hyperkitty_id:
                 targets = self._by_hyperkitty(conn, row, ref)
             elif ref.archive == "pipermail":
@@ -377,38 +391,76 @@ class Linker:
         return (named or same or found)[:1]
 
     def _by_prose(self, conn: Connection, row: Row[Any], ref: Reference) -> list[Row[Any]]:
-        """Messages of the list written on the day named (a day either side: time zones),
-        before the message that names it, whose subject and author fit what is said."""
-        assert ref.date is not None
-        year, month, day = ref.date
+        """Messages of the list, before the one that names them, written in the time the words
+        give (a day named, "yesterday", "last week", "my previous post"), by the author they
+        name, whose subject, topic and time fit what is said.  One indexed query (list and
+        date range, the author's address when known) and at most one more (the author of the
+        message answered, for "you")."""
         when = row.date_utc or row.sort_date
-        if year is None:
-            year = when.year if (month, day) <= (when.month, when.day) else when.year - 1
-        try:
-            day_start = datetime(year, month, day)
-        except ValueError:
+        window = _prose_window(ref, when)
+        if window is None:
             return []
         m = s.messages.c
+        if ref.date is None and ref.relative and ref.relative[0] in ("days", "weekday"):
+            # "Yesterday" is a day of the writer's calendar: where the Date header gives the
+            # zone, that day and no other.
+            raw = conn.execute(select(m.date_raw).where(m.id == row.id)).scalar()
+            window = _local_days(ref, when, raw or "") or window
         q = select(*_COLUMNS).where(m.list_id == row.list_id, m.id != row.id,
-                                    m.sort_date >= day_start - timedelta(days=1),
-                                    m.sort_date < day_start + timedelta(days=2),
-                                    m.sort_date < when + timedelta(hours=1))
-        found = list(conn.execute(q.order_by(m.sort_date, m.id).limit(500)))
+                                    m.sort_date >= window[0], m.sort_date < window[1])
+        address = self._prose_author(conn, row, ref)
+        if address:
+            q = q.where(m.from_addr == address)
+        elif ref.author:
+            longest = max(ref.author.split(), key=len).lower().strip(".")
+            q = q.where(func.lower(func.coalesce(m.from_name, "") + " "
+                                   + func.coalesce(m.from_addr, "")).contains(longest))
+        found = list(conn.execute(q.order_by(m.sort_date.desc(), m.id.desc()).limit(500)))
         if ref.subject:
             wanted = set(normalize_words(ref.subject)) - {"re", "fwd", "fw"}
             found = [r for r in found
                      if wanted and wanted <= set(normalize_words(r.subject or ""))]
+        if ref.same_subject:
+            mine = _subject_key(row.subject)
+            found = [r for r in found if _subject_key(r.subject) == mine]
         if ref.author:
-            names = {w for w in normalize_words(ref.author) if len(w) > 2}
+            names = {w for w in normalize_words(ref.author) if len(w) > 1}
             found = [r for r in found
                      if names & set(normalize_words(f"{r.from_name} {r.from_addr}"))]
-        elif ref.pronoun == "I":
-            found = [r for r in found if r.from_addr == row.from_addr]
-        # A thread's replies carry its subject: the first of each subject is the one meant.
-        firsts: dict[str, Row[Any]] = {}
-        for r in found:
-            firsts.setdefault(" ".join(normalize_words(r.subject or "")), r)
-        return list(firsts.values()) if ref.subject else found
+        if ref.time:
+            # The clock of the writer's zone: the minutes tell, the hour may be hours off.
+            found = [r for r in found
+                     if min((r.sort_date.minute - ref.time[1]) % 60,
+                            (ref.time[1] - r.sort_date.minute) % 60) <= 3]
+        if ref.topic:
+            found = _on_topic(found, topic_words(ref.topic))
+        found.sort(key=lambda r: (r.sort_date, r.id))
+        if ref.subject:
+            # A thread's replies carry its subject: the first of each subject is the one meant.
+            firsts: dict[str, Row[Any]] = {}
+            for r in found:
+                firsts.setdefault(" ".join(normalize_words(r.subject or "")), r)
+            return list(firsts.values())
+        if len(found) > 1 and ref.relative == ("previous", 0):
+            return found[-1:]  # "my previous post (on ...)": the latest that fits
+        if len(found) > 1 and not (ref.topic or ref.time):
+            return _closest(found, row)
+        return found
+
+    def _prose_author(self, conn: Connection, row: Row[Any], ref: Reference) -> str | None:
+        """The address of the author a prose reference names by pronoun: "my" is the sender,
+        "you" the author of the message answered (None when unknown)."""
+        if ref.author:
+            return None
+        if ref.pronoun == "I":
+            return row.from_addr or None
+        if ref.pronoun == "you":
+            answered = parent_ids(row)[-1:]
+            if answered:
+                q = select(s.messages.c.from_addr).where(s.messages.c.list_id == row.list_id,
+                                                         s.messages.c.message_id == answered[0])
+                return conn.execute(q).scalar() or None
+        return None
 
     # -- many messages -----------------------------------------------------------------------
 
@@ -575,6 +627,142 @@ def _scrubbed_writer(quote: Quote, ancestors: Sequence[Row[Any]],
 
 
 _ANGLED_ID = re.compile(r"<[^\s<>@]+@[^\s<>@]+>")
+_DAY = timedelta(days=1)
+# How far back each unit of a relative date reaches, at the most, as (units back + 1) times:
+_SPAN = {"minutes": timedelta(hours=3), "hours": timedelta(hours=1), "days": _DAY,
+         "weeks": timedelta(days=7), "months": timedelta(days=31)}
+PREVIOUS_DAYS = 60  # "my previous post" looks this far back
+
+
+def _prose_window(ref: Reference, when: datetime) -> tuple[datetime, datetime] | None:
+    """The stretch of time (UTC, start and end) a prose reference's date points into, before
+    ``when``, the time of the message that holds it; None when it names no time.  A day named
+    is that day in any zone (12 hours either side); "yesterday" the day before in any zone;
+    "last week" the fortnight before; "my previous post" some weeks back.
+
+    >>> at = datetime(2010, 8, 23, 23, 0)
+    >>> _prose_window(Reference("prose", "", 0, 0, date=(None, 8, 22)), at)[0]
+    datetime.datetime(2010, 8, 21, 12, 0)
+    >>> [str(t) for t in _prose_window(Reference("prose", "", 0, 0, relative=("days", 1)), at)]
+    ['2010-08-21 23:00:00', '2010-08-23 23:00:00']
+    """
+    end = when + timedelta(minutes=5)
+    if ref.date is not None:
+        year, month, day = ref.date
+        if year is None:
+            year = when.year if (month, day) <= (when.month, when.day) else when.year - 1
+        try:
+            day_start = datetime(year, month, day)
+        except ValueError:
+            return None
+        return (day_start - timedelta(hours=12), min(end, day_start + timedelta(hours=36)))
+    if ref.relative is None:
+        return (when - _DAY, end) if ref.time is not None else None
+    unit, back = ref.relative
+    if unit == "previous":
+        return (when - timedelta(days=PREVIOUS_DAYS), end)
+    if unit == "weekday":
+        back = (when.weekday() - back) % 7 or 7
+        unit = "days"
+    span = _SPAN.get(unit)
+    if span is None or unit == "months" and back >= 12:
+        return None  # "last year": too wide to tell anything
+    if unit in ("minutes", "hours"):
+        return (when - (back + 2) * span, end)
+    if unit == "days":
+        return (when - (back + 1) * span, min(end, when - (back - 1) * span))
+    # "last week", "a week ago": not yesterday; "a few weeks ago", "last month": not last week.
+    latest = {"weeks": max(1, 7 * back - 5), "months": max(1, 31 * back - 21)}[unit]
+    return (when - (back + 1) * span, when - timedelta(days=latest))
+
+
+def _local_days(ref: Reference, when: datetime, date_raw: str
+                ) -> tuple[datetime, datetime] | None:
+    """The UTC start and end of the writer's calendar day a relative date names ("yesterday",
+    "last Tuesday"), from the zone of the message's Date header; None when it has none.
+
+    >>> ref = Reference("prose", "", 0, 0, relative=("days", 1))
+    >>> [str(t) for t in _local_days(ref, datetime(2003, 6, 17, 17, 11),
+    ...                              "Tue, 17 Jun 2003 10:11:38 -0700")]
+    ['2003-06-16 07:00:00', '2003-06-17 07:00:00']
+    >>> _local_days(ref, datetime(2003, 6, 17, 17, 11), "Tue Jun 17 17:11:38 2003") is None
+    True
+    """
+    parsed = parsedate_tz(date_raw)
+    if parsed is None or parsed[9] is None or not re.search(r"[+-]\d{4}|\b(?:GMT|UT|UTC|"
+                                                             r"[ECMP][SD]T)\b", date_raw):
+        return None
+    assert ref.relative is not None
+    offset = timedelta(seconds=parsed[9])
+    local = when + offset
+    unit, back = ref.relative
+    if unit == "weekday":
+        back = (local.weekday() - back) % 7 or 7
+    midnight = datetime(local.year, local.month, local.day) - offset  # in UTC
+    return (midnight - back * _DAY, min(when + timedelta(minutes=5), midnight - (back - 1) * _DAY))
+
+
+def _sure(ref: Reference, row: Row[Any], target: Row[Any]) -> bool:
+    """Whether the one message that fits a prose reference is surely the one meant: the
+    reference names a day, a subject, a topic or a time, or else (only who and "yesterday")
+    the message is of the same thread or shares a word of the subject."""
+    if ref.date or ref.subject or ref.topic or ref.time or ref.same_subject:
+        return True
+    if target.thread_id == row.thread_id:
+        return True
+    return bool(set(topic_words(_subject_key(row.subject)))
+                & set(topic_words(_subject_key(target.subject))))
+
+
+def _closest(found: list[Row[Any]], row: Row[Any]) -> list[Row[Any]]:
+    """Of several messages that fit a prose reference ("As I posted on May 20"), the one on
+    what the citing message is about, when one stands out: the only one of its thread, else
+    the only one sharing most words of its subject (words every candidate has don't count,
+    and a single word only when no other candidate shares any); else all of them."""
+    in_thread = [r for r in found if r.thread_id == row.thread_id]
+    if len(in_thread) == 1:
+        return in_thread
+    if in_thread:
+        return found
+    subjects = [set(topic_words(_subject_key(r.subject))) for r in found]
+    common = set.intersection(*subjects)
+    mine = set(topic_words(_subject_key(row.subject))) - common
+    shared = sorted(((len(mine & words), i) for i, words in enumerate(subjects)), reverse=True)
+    best, second = shared[0][0], shared[1][0]
+    if best > second and (best >= 2 or second == 0):
+        return [found[shared[0][1]]]
+    return found
+
+
+def _subject_key(subject: str | None) -> str:
+    """A subject without "Re:"/"Fwd:" and list tags, for "my email of this subject".
+
+    >>> _subject_key("Re: [Rd] Re: optim() stops"), _subject_key("[Rd] optim() stops")
+    ('optim stops', 'optim stops')
+    """
+    words = normalize_words(re.sub(r"\[[^\]]*\]", " ", subject or ""))
+    while words and words[0] in ("re", "fwd", "fw", "aw", "sv"):
+        words = words[1:]
+    return " ".join(w for w in words if w not in ("re", "fwd", "fw"))
+
+
+def _on_topic(found: list[Row[Any]], wanted: list[str]) -> list[Row[Any]]:
+    """The messages about a topic ("my post on S3 method despatch"): those whose subject holds
+    its words, else those whose own words do (all of them, or all but one of four or more)."""
+    if not wanted:
+        return found
+    need = set(wanted)
+    slack = 1 if len(need) >= 4 else 0
+
+    def holds(words: set[str]) -> bool:
+        return len(need - words) <= slack
+
+    by_subject = [r for r in found if holds(set(normalize_words(r.subject or "")))]
+    if by_subject:
+        return by_subject
+    return [r for r in found
+            if holds(set(normalize_words(r.subject or ""))
+                     | set(normalize_words(unquoted_text(r.body_text or ""))))]
 
 
 def _attributed(body: str, own: str) -> list[Reference]:

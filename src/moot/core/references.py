@@ -18,15 +18,19 @@ Everything else (list footers, ``listinfo`` pages, archive roots, month indexes,
 is not a reference.  Prose references hang on a noun (post, posting, message, mail, e-mail,
 letter, article, note, thread) or on a verb of writing followed by a date ("as Jane Doe wrote
 on 3 March"); around it sit an owner ("my", "his", "Smith's", "by Jane Doe", "he made"), a date
-("of 22 Dec 1996", "on December 22", "(12/22/96)") and a subject in quotes.  A prose reference
-is reported only with a date, a subject or a named author: "my message" alone is not one, nor
-is a date or a quoted phrase without such a noun.
+("of 22 Dec 1996", "on December 22", "(12/22/96)") or a relative one ("yesterday", "from last
+week", "just some minutes ago", "my previous/last/earlier post"), a subject in quotes (or "of
+this subject"), a topic ("on S3 method despatch", "concerning the bug in simulate.lm()") and a
+time ("stamped 4:43 PM", "@ 14.28").  A prose reference is reported only with a date, a subject
+or a named author, or with "my"/"your"/... and a relative date, a time, "this subject" or a
+topic with "previous": "my message" alone is not one, nor "my previous message" (most likely
+the one answered), nor a date or a quoted phrase without such a noun.
 
 What it won't do: decide which lines are the author's own (the caller strips quoted lines and
 signatures first); follow URLs split across lines or written without a scheme; read numeric
-dates other than month/day/year (day/month when the first number is over 12), ISO and
-day.month.year; turn relative dates ("last Tuesday") into days (the date is left None, and such
-a date alone does not make a reference); take "we"/"our" as an author.  No I/O.
+dates other than month/day/year (day/month when the first number is over 12), ISO,
+year/month/day and day.month.year; turn relative dates into days (that needs the citing
+message's date and zone: the caller's work); take "we"/"our" as an author.  No I/O.
 """
 
 from __future__ import annotations
@@ -630,8 +634,9 @@ def _prose(body: str) -> list[Reference]:
         has_article = body[found.start:m.start()].lower().startswith(("the", "a", "an", "this"))
         _tails(body, m.end(), found, bare_quote=owned or thread or has_article and bool(
             re.search(r"\b(?:in|see|from|to|continues|continuing)\s*$", before)))
+        dated = found.relative not in (None, ("previous", 0)) or found.time is not None
         if found.date is None and found.subject is None and found.author is None and not (
-                found.pronoun and (found.relative or found.time or found.same_subject)):
+                found.pronoun and (dated or found.same_subject or found.topic and found.relative)):
             continue  # "my message" alone, "my previous message" alone: the one answered
         refs.append(_reference(body, found))
     for m in _VERB.finditer(body):
