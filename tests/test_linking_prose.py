@@ -161,3 +161,10 @@ def test_a_lone_fit_on_another_subject_stays_a_candidate(moot: Moot) -> None:
     # what is meant when the subjects meet (c2).
     assert references(moot, "c1@x") == [("ambiguous", None, [pk(moot, "bo2@x")])]
     assert references(moot, "c2@x") == [("found", pk(moot, "bo2@x"), [])]
+    from fastapi.testclient import TestClient
+
+    from moot.web.app import create_app
+
+    with TestClient(create_app(moot)) as client:
+        page = client.get(f"/l/{LIST}/m/c1@x/").text
+        assert "— perhaps" in page and "one of these" not in page
