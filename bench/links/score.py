@@ -9,9 +9,9 @@ appearance (or one to the other), whichever way round; one labelled false counts
 precision when they are.  For the other kinds, over the labelled sources only: a case
 labelled true (source -> target) is found when the linker reports that link; a case labelled
 false with a target counts against precision when the linker reports that pair from that
-passage (three words in common); one labelled false with no target (a passage that is no
-quote or reference of anything in the archive) counts against precision when the linker
-reports a found link of that kind whose words share three or more with the case's passage.
+passage (its words hold 60% of the passage's, and at least three); one labelled false with
+no target (a passage that is no quote or reference of anything in the archive) counts against
+precision when the linker reports a found link of that kind made from the case's passage.
 Prints the linking speed (messages/s) and a table per kind and archive.
 """
 
@@ -44,6 +44,14 @@ URL_WORDS = {"http", "https", "www", "html", "htm", "pipermail", "hyperkitty", "
 def words(text: str) -> set[str]:
     found = {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
     return found - URL_WORDS if "://" in text else found
+
+
+def from_passage(passage: set[str], linked: str) -> bool:
+    """Whether a link whose words (excerpt or text) are ``linked`` was made from the labelled
+    passage: it holds three of its words and at least 60% of them (a message quotes several
+    passages; a link made from another one shares a few common words by chance)."""
+    common = len(passage & words(linked))
+    return common >= 3 and common >= 0.6 * len(passage)
 
 
 def main() -> None:
@@ -130,11 +138,11 @@ def main() -> None:
                 # labelled passage counts against precision.
                 passage = words(c.get("passage", ""))
                 wrong = [w for t, w in got if t == c["target"]
-                         and (not passage or len(passage & words(w)) >= 3)]
+                         and (not passage or from_passage(passage, w))]
                 row["fp" if wrong else "tn"] += 1
             else:
                 passage = words(c.get("passage", ""))
-                hit = any(len(passage & words(w)) >= 3 for _, w in got) if passage else False
+                hit = any(from_passage(passage, w) for _, w in got) if passage else False
                 row["fp" if hit else "tn"] += 1
     print(f"\n{'kind':14} {'archive':11} {'cases':>5} {'TP':>4} {'FN':>4} {'FP':>4} {'TN':>4} "
           f"{'precision':>9} {'recall':>7}")

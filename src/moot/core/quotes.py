@@ -20,7 +20,9 @@ Python or shell console are still returned; :func:`is_code_prompt` tells them ap
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -509,6 +511,14 @@ def find_quotes(body: str) -> list[Quote]:
     >>> [(q.depth, q.text) for q in find_quotes("Ada wrote:\\n> hi\\n> > deep\\n\\nyes")]
     [(1, 'hi'), (2, 'deep')]
     """
+    return list(_find_quotes(body))
+
+
+# The linker reads one body several times (its quotes, its own words for references and for
+# republications): the passages of the last bodies are kept.  Quotes are frozen, so sharing
+# them is safe; each caller gets its own list.
+@functools.lru_cache(maxsize=256)
+def _find_quotes(body: str) -> tuple[Quote, ...]:
     lines = body.splitlines()
     footer = _ends(lines)
     original, cut = _originals(lines, footer)
@@ -516,7 +526,7 @@ def find_quotes(body: str) -> list[Quote]:
     if original is not None:
         quotes.append(original)
     quotes.sort(key=lambda q: (q.start_line, q.depth if q.depth else 0))
-    return quotes
+    return tuple(quotes)
 
 
 def all_quotes(body: str) -> list[Quote]:
@@ -604,10 +614,21 @@ def unquoted_text(body: str, quotes: list[Quote] | None = None) -> str:
     >>> unquoted_text("Ada wrote:\\n> hi\\n\\nHello.\\n-- \\nBob")
     'Hello.'
     """
+    if quotes is None:
+        return _own_words(body)
+    return _unquoted(body, quotes)
+
+
+@functools.lru_cache(maxsize=256)
+def _own_words(body: str) -> str:
+    return _unquoted(body, _find_quotes(body))
+
+
+def _unquoted(body: str, quotes: Sequence[Quote]) -> str:
     lines = body.splitlines()
     footer = _ends(lines)
     drop = [footer[i] for i in range(len(lines))]
-    for q in find_quotes(body) if quotes is None else quotes:
+    for q in quotes:
         for k in range(q.start_line, q.end_line):
             drop[k] = True
         if q.depth == 1 and q.attribution_line >= 0:
