@@ -318,3 +318,34 @@ def test_demo_without_serving(cli: Cli) -> None:
     # Running it again changes nothing.
     cli.ok("demo", "--no-serve")
     assert cli.json("list", "show", "demo@moot.example")["messages"] == 8
+
+
+def test_import_leaves_linking_to_the_server_unless_asked(ready: Cli, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, func, select
+
+    from moot.storage import schema as s
+
+    said = ("The spring meeting moves to the large hall because the small room cannot seat "
+            "everyone who signed up this year.\n")
+    raws = [make_message("p1@example.org", subject="Hall", body=said),
+            make_message("p2@example.org", subject="Re: Hall", in_reply_to="p1@example.org",
+                         references=["p1@example.org"], date="Mon, 02 Mar 2026 10:00:00 +0000",
+                         body="Ada wrote:\n> " + said + "\nGood, I will tell the others.\n")]
+    r = ready.ok("import", LIST, str(write_mbox(tmp_path / "a.mbox", raws)))
+    assert "moot relink" in r.stderr  # says who links, and how to do it now
+    url = ready.env["MOOT_DATABASE_URL"] or f"sqlite:///{ready.data / 'moot.sqlite3'}"
+    engine = create_engine(str(url))
+
+    def links() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.links)).scalar_one())
+
+    assert links() == 0
+    more = [make_message("p3@example.org", subject="Re: Hall", in_reply_to="p2@example.org",
+                         references=["p1@example.org", "p2@example.org"],
+                         date="Mon, 02 Mar 2026 11:00:00 +0000",
+                         body="Bo wrote:\n> Good, I will tell the others, and book the "
+                              "projector for the whole evening too.\nThanks.\n")]
+    ready.ok("import", LIST, str(write_mbox(tmp_path / "b.mbox", more)), "--link")
+    assert links() >= 2  # the quotes of both replies, the first import's too
+    engine.dispose()

@@ -173,6 +173,9 @@ def import_cmd(
                                      help="auto|mbox|mboxo|mboxrd|maildir|pipermail|message")]
     = "auto",
     as_json: JsonOpt = False,
+    link: Annotated[bool, typer.Option(
+        "--link", help="Also find the new messages' quotes, references and republications "
+        "now (otherwise `moot serve` does it in the background).")] = False,
 ) -> None:
     """Add an existing archive to a list (created if it does not exist); idempotent."""
     from moot.cli.progress import import_with_progress
@@ -200,11 +203,16 @@ def import_cmd(
         fail(str(exc))
     for line in summary.refused:
         err.print(f"refused: {line}", markup=False)
-    # The incremental step: the new messages' quotes and references (after the import's own
-    # clock, which measures storing and indexing).
-    from moot.cli.progress import link_with_progress
+    # Linking is an incremental step of its own, far slower than storing and indexing (a few
+    # hundred messages a second): `moot serve` links what is new in the background, so an
+    # import is not held up by it; --link does it now.
+    if link:
+        from moot.cli.progress import link_with_progress
 
-    link_with_progress(moot, show=not as_json and sys.stderr.isatty())
+        link_with_progress(moot, show=not as_json and sys.stderr.isatty())
+    elif summary.imported and not as_json:
+        err.print("quotes, references and republications of the new messages are linked by "
+                  "`moot serve` in the background (or now: `moot relink`)", markup=False)
     if as_json:
         emit_json(summary.as_json())
     else:
