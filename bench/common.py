@@ -53,3 +53,26 @@ def timed_get(url: str, timeout: float = 60) -> tuple[float, int, bytes]:
     except urllib.error.HTTPError as exc:
         body, status = exc.read(), exc.code
     return (time.perf_counter() - started) * 1000, status, body
+
+
+def fresh_postgres(server: str, name: str) -> str:
+    """Drop and create the database ``name`` on ``server`` (``postgresql://user@host:port``);
+    its URL.  Connections still open to an earlier one are ended (a benchmark's own)."""
+    from sqlalchemy import create_engine, text
+
+    from moot.storage.db import normalize_url
+
+    base = server.rstrip("/")
+    admin = create_engine(normalize_url(base + "/postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{base}/{name}"
+
+
+def use_database(data: Path, url: str) -> None:
+    """Point a data folder (made if needed) at ``url`` before ``moot init``, which keeps an
+    existing moot.toml."""
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "moot.toml").write_text(f'database_url = "{url}"\n', "utf-8")

@@ -16,6 +16,10 @@ SMTP transactions the sink saw (one per member with personalize=member, one per
     python bench/delivery_speed.py [--members 10000] [--posts 1] [--workers 1]
         [--personalize member|none] [--connections 4] [--runs 3] [--json]
     python bench/delivery_speed.py --members 1000 --posts 100 --workers 4
+    python bench/delivery_speed.py ... --postgres postgresql://postgres@127.0.0.1:5432
+
+--postgres: the queue is in a fresh PostgreSQL database (moot_bench_delivery) on that server,
+where the workers claim rows with FOR UPDATE SKIP LOCKED.
 
 Not a test: pytest does not collect it.  The machine's load average is printed.
 """
@@ -35,7 +39,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import REPO, child_env, free_port, moot_cmd
+from common import REPO, child_env, free_port, fresh_postgres, moot_cmd, use_database
 from sink import MEMBER_DOMAIN, Sink
 
 LIST = "bench@lists.moot-bench.example"
@@ -119,6 +123,8 @@ def one_run(args: argparse.Namespace) -> dict[str, float]:
     proc = None
     try:
         data = scratch / "data"
+        if args.postgres:
+            use_database(data, fresh_postgres(args.postgres, "moot_bench_delivery"))
         set_up(data, args.members, args.personalize, args.connections)
         proc, lmtp = start_server(data, sink.port, args.workers, scratch / "serve.log")
         time.sleep(1.0)  # the delivery workers start and find the queue empty
@@ -154,6 +160,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--postgres", default="", help="a PostgreSQL server URL: queue there")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     log(f"load average {os.getloadavg()[0]:.2f}; {args.posts} post(s) to {args.members} members,"

@@ -24,7 +24,12 @@ is reported.
 
     python bench/lmtp_speed.py [--posts 3000] [--clients 10] [--members 10] [--runs 3]
         [--list alsa-devel@alsa-project.org] [--delivery-timeout 600] [--keep] [--json]
-        [--shared-data DIR]
+        [--shared-data DIR] [--postgres postgresql://postgres@127.0.0.1:5432 [--nodes 4]]
+
+With --postgres the archive is a fresh PostgreSQL database (moot_bench_lmtp, dropped and made
+again each run) on that server; --nodes N then starts N ``moot serve`` processes on it, each
+with its own data folder, LMTP and web port, as N machines would (docs/scaling.md), and the
+clients take turns among them.
 
 Not a test: pytest does not collect it.  The machine's load average is printed: other work on
 the machine shows in the figures.
@@ -51,7 +56,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import REPO, child_env, free_port, moot_cmd
+from common import REPO, child_env, free_port, fresh_postgres, moot_cmd, use_database
 from sink import MEMBER_DOMAIN, Sink
 
 REQUIREMENT = 300.0  # accepted posts/s with 10 clients (issue 4)
@@ -247,10 +252,21 @@ def one_run(run: int, args: argparse.Namespace, posts: list[Post]) -> dict:
     data = scratch / "data"
     sink: Sink | None = None
     proc = None
+    others: list[subprocess.Popen[bytes]] = []
     try:
         sink = Sink()
+        if args.postgres:
+            use_database(data, fresh_postgres(args.postgres, "moot_bench_lmtp"))
         set_up(data, args.list, args.members)
         proc, base, lmtp_port = start_server(data, sink.port, scratch / "serve.log")
+        ports = [lmtp_port]
+        for n in range(1, args.nodes):  # more nodes on the same database
+            node = scratch / f"node{n}"
+            use_database(node, (data / "moot.toml").read_text().split('"')[1])
+            moot(node, "init")
+            other, _, port = start_server(node, sink.port, scratch / f"serve{n}.log")
+            others.append(other)
+            ports.append(port)
         # The welcome messages queued by `member add` go out first: wait for them so that
         # the sink's count of member copies starts from a known baseline.
         until = time.monotonic() + 30
@@ -265,8 +281,9 @@ def one_run(run: int, args: argparse.Namespace, posts: list[Post]) -> dict:
         results: list[Result | None] = [None] * len(posts)
         go = threading.Barrier(args.clients + 1)
         threads = [threading.Thread(target=client, daemon=True,
-                                    args=(lmtp_port, args.list, posts, todo, results, go))
-                   for _ in range(args.clients)]
+                                    args=(ports[k % len(ports)], args.list, posts, todo,
+                                          results, go))
+                   for k in range(args.clients)]
         for t in threads:
             t.start()
         go.wait()
@@ -298,11 +315,13 @@ def one_run(run: int, args: argparse.Namespace, posts: list[Post]) -> dict:
 
         doc = json.loads(moot(data, "list", "show", args.list, "--json"))
         archived = int(doc["messages"])
-        server_cpu = stop_server(proc)
+        server_cpu = stop_server(proc) + sum(stop_server(p) for p in others)
         proc = None
+        others = []
         check = archived == kinds["accepted"]
         row = {
             "run": run, "posts": len(posts), "clients": args.clients, "members": args.members,
+            "nodes": args.nodes, "postgres": bool(args.postgres),
             "wall_s": wall, "accepted": accepted, "accepted_new": kinds["accepted"],
             "already_accepted": kinds["duplicate"], "held": kinds["held"],
             "rejected": kinds["rejected"], "failed": kinds["failed"],
@@ -336,6 +355,8 @@ def one_run(run: int, args: argparse.Namespace, posts: list[Post]) -> dict:
     finally:
         if proc is not None:
             stop_server(proc)
+        for p in others:
+            stop_server(p)
         if sink is not None:
             sink.close()
         if args.keep:
@@ -356,16 +377,23 @@ def main() -> None:
                     help="seconds to wait for the relay to get every copy (0: do not wait)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch data folders")
     ap.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    ap.add_argument("--postgres", default="",
+                    help="a PostgreSQL server URL (postgresql://user@host:port): archive there")
+    ap.add_argument("--nodes", type=int, default=1,
+                    help="moot serve processes on the one PostgreSQL database (default 1)")
     ap.add_argument("--shared-data", type=Path, default=REPO.parent / "shared" / "data",
                     help="the real-mail corpus (default ../shared/data from the repo root)")
     args = ap.parse_args()
+    if args.nodes > 1 and not args.postgres:
+        sys.exit("--nodes needs --postgres: SQLite belongs to one machine")
     mbox = args.shared_data / "alsa-devel-25k.mbox.gz"
     if not mbox.exists():
         sys.exit(f"no {mbox}: give --shared-data")
     posts = load_posts(mbox, args.posts, args.list)
     size = sum(len(p.payload) for p in posts)
     log(f"{len(posts)} posts from {mbox.name} ({size / 1e6:.1f} MB on the wire) to {args.list}; "
-        f"{args.clients} LMTP clients, {args.members} members, {args.runs} run(s); "
+        f"{args.clients} LMTP clients, {args.members} members, {args.runs} run(s), "
+        f"{args.nodes} node(s) on {'PostgreSQL' if args.postgres else 'SQLite'}; "
         f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rows = [one_run(run, args, posts) for run in range(1, args.runs + 1)]
 

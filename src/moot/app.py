@@ -189,7 +189,7 @@ def init_data_dir(data_dir: Path) -> Settings:
     if not cfg.exists():
         cfg.write_text(example_config(), "utf-8")
     settings = load_settings(data_dir)
-    engine = open_engine(settings.database_url)
+    engine = open_engine(settings.database_url, **settings.pool())
     try:
         migrate(engine)
     finally:
@@ -199,7 +199,8 @@ def init_data_dir(data_dir: Path) -> Settings:
 
 def build(settings: Settings, *, durable: bool = False) -> Moot:
     """``durable``: for the server, which promises mail servers that what it took is kept."""
-    engine = open_engine(settings.database_url, durable=durable)
+    engine = open_engine(settings.database_url, durable=durable,
+                         **settings.pool())
     return Moot(settings, engine, Store(engine), Archive(engine))
 
 
@@ -225,10 +226,7 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
     from moot.web.app import create_app
 
     loop = asyncio.get_running_loop()
-    # Claims this machine's earlier delivery workers held die with them: nobody else sends
-    # those rows now.
-    with moot.engine.begin() as conn:
-        outbox.release(conn, f"{socket.gethostname()}:")
+    _release_dead_claims(moot, socket.gethostname())
     ctx = multiprocessing.get_context("spawn")
     wake = ctx.Event()
     host = socket.gethostname()
@@ -270,8 +268,10 @@ async def serve(moot: Moot, *, http: tuple[str, int], lmtp: tuple[str, int] | No
     linker = Linker(moot)
 
     def link_new(now: Any) -> int:
-        """New posts' quotes and references, a minute or so after they come."""
-        linker.catch_up(limit=2000)
+        """New posts' links, a minute or so after they come; an archive just imported is
+        linked 2,000 messages a pass, the next pass soon after, until it is done."""
+        if linker.catch_up(limit=2000) >= 2000:
+            housekeeper.poke()
         return 0  # nothing to send
 
     housekeeper = Housekeeper([("bounces", moot.bounces.process_new),
@@ -355,6 +355,34 @@ def _start_checker(settings: Settings) -> None:
 def _check_post(raw: bytes) -> tuple[Identity | None, str | None]:
     assert _checking is not None
     return _checking.check_post(raw)
+
+
+def _release_dead_claims(moot: Moot, host: str) -> None:
+    """Claims this machine's earlier delivery workers held die with them: nobody else sends
+    those rows now.  Another node on the same machine (same host name, docs/scaling.md) keeps
+    the claims of its workers, which are alive."""
+    import os
+
+    from sqlalchemy import select
+
+    from moot.storage import outbox
+    from moot.storage import schema as s
+
+    r = s.outbox_recipients
+    with moot.engine.begin() as conn:
+        names = conn.execute(select(r.c.claimed_by).distinct().where(
+            r.c.claimed_by.like(f"{host}:%"), r.c.status == "pending")).scalars().all()
+        for name in names:
+            pid = name.rpartition(":")[2]
+            if pid.isdigit():
+                try:
+                    os.kill(int(pid), 0)
+                    continue  # alive: another node's worker on this machine
+                except ProcessLookupError:
+                    pass
+                except PermissionError:
+                    continue  # alive, another user's
+            outbox.release(conn, name, exact=True)
 
 
 def run_delivery(settings: Settings, relay: tuple[str, int], wake: Any, parent: int) -> None:

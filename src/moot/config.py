@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from moot.core.errors import MootError
 
@@ -44,6 +44,9 @@ class Settings:
     dkim_selector: str = ""
     dkim_domain: str = ""
     log_format: str = "text"
+    db_pool_size: str = ""
+    db_max_overflow: str = ""
+    db_prepared_statements: str = "on"
 
     @property
     def connections(self) -> int:
@@ -98,6 +101,16 @@ class Settings:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"dkim_key {path}: cannot use it ({exc})") from exc
 
+    def pool(self) -> dict[str, Any]:
+        """The database pool settings as :func:`moot.storage.db.open_engine` takes them.
+
+        >>> Settings(Path("."), "", db_pool_size="2", db_prepared_statements="off").pool()
+        {'pool_size': 2, 'max_overflow': None, 'prepared_statements': False}
+        """
+        return {"pool_size": int(self.db_pool_size) if self.db_pool_size else None,
+                "max_overflow": int(self.db_max_overflow) if self.db_max_overflow else None,
+                "prepared_statements": self.db_prepared_statements != "off"}
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -135,10 +148,21 @@ DOCUMENTED: dict[str, str] = {
            "'off': no look-ups, and posts go out without DMARC mitigation.",
     "log_format": "How moot serve writes its log on stderr: 'text' (readable lines) or 'json' "
                   "(one JSON object per line, for log collectors; docs/operations.md).",
+    "db_pool_size": "Database connections each moot process keeps open (1-1000). Empty: 5 on "
+                    "PostgreSQL, 20 on SQLite. Every process of every node has its own pool: "
+                    "keep nodes x processes x (pool + overflow) under PostgreSQL's "
+                    "max_connections, or put PgBouncer in front (docs/scaling.md).",
+    "db_max_overflow": "Connections a process may open beyond db_pool_size at busy moments, "
+                       "closed after use (0-1000). Empty: 10 on PostgreSQL, 20 on SQLite.",
+    "db_prepared_statements": "'on' or 'off'. 'off' when PgBouncer older than 1.21 in "
+                              "transaction mode sits between moot and PostgreSQL: psycopg then "
+                              "never prepares statements on the server (docs/scaling.md).",
 }
 
 _ENV = {"database_url": "MOOT_DATABASE_URL", "base_url": "MOOT_BASE_URL", "relay": "MOOT_RELAY",
-        "admin_token": "MOOT_ADMIN_TOKEN", "dns": "MOOT_DNS", "log_format": "MOOT_LOG_FORMAT"}
+        "admin_token": "MOOT_ADMIN_TOKEN", "dns": "MOOT_DNS", "log_format": "MOOT_LOG_FORMAT",
+        "db_pool_size": "MOOT_DB_POOL_SIZE", "db_max_overflow": "MOOT_DB_MAX_OVERFLOW",
+        "db_prepared_statements": "MOOT_DB_PREPARED_STATEMENTS"}
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -177,6 +201,14 @@ def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Setti
                                                and not values[key].strip().isdigit()):
                 raise ConfigError(f"{path}: {key} must be a number from {low} to {high} "
                                   f"(got {values[key]!r})")
+    for key, low in (("db_pool_size", 1), ("db_max_overflow", 0)):
+        raw = values.get(key, "").strip()
+        if raw and not (raw.isdigit() and low <= int(raw) <= 1000):
+            raise ConfigError(f"{path}: {key} must be a whole number from {low} to 1000 "
+                              f"(got {values[key]!r})")
+    if values.get("db_prepared_statements", "on") not in ("on", "off"):
+        raise ConfigError(f"{path}: db_prepared_statements must be 'on' or 'off' "
+                          f"(got {values['db_prepared_statements']!r})")
     if values.get("dkim_key") and not (values.get("dkim_selector") and
                                        values.get("dkim_domain")):
         raise ConfigError(f"{path}: dkim_key needs dkim_selector and dkim_domain too")
@@ -187,7 +219,8 @@ def example_config() -> str:
     """The commented ``moot.toml`` that ``moot init`` writes: every key, commented out."""
     lines = ["# moot configuration. Every key is optional; the values shown are the defaults.",
              "# Environment variables MOOT_DATABASE_URL, MOOT_BASE_URL, MOOT_RELAY,",
-             "# MOOT_ADMIN_TOKEN, MOOT_DNS and MOOT_LOG_FORMAT override",
+             "# MOOT_ADMIN_TOKEN, MOOT_DNS, MOOT_LOG_FORMAT, MOOT_DB_POOL_SIZE,",
+             "# MOOT_DB_MAX_OVERFLOW and MOOT_DB_PREPARED_STATEMENTS override",
              "# this file.", ""]
     defaults = {f.name: f.default for f in fields(Settings)}
     defaults["database_url"] = "sqlite:///<this folder>/moot.sqlite3"

@@ -110,8 +110,17 @@ def store(conn: Connection, rows: list[Row[Any]]) -> None:
                          "signature": x.signature.tobytes()})
         bands.extend({"key": k, "message_pk": r.id} for k in x.keys)
     if sketches:
-        conn.execute(insert(s.sketches), sketches)
-        conn.execute(insert(s.sketch_bands), bands)
+        # Two servers on one database may sketch the same new messages at once: the one that
+        # stores a sketch first stores its bands; the other leaves them (no doubled bands).
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        stored = set(conn.execute(upsert(s.sketches).on_conflict_do_nothing()
+                                  .returning(s.sketches.c.message_pk), sketches).scalars())
+        bands = [b for b in bands if b["message_pk"] in stored]
+        if bands:
+            conn.execute(insert(s.sketch_bands), bands)
 
 
 def candidates(conn: Connection, pk: int, x: Sketch) -> list[int]:

@@ -134,6 +134,13 @@ class Store:
         result = BatchResult()
         fresh: list[Incoming] = []
         seen: set[bytes] = set()
+        # One writer per list at a time across processes (nodes on one PostgreSQL database,
+        # an import beside the server): the Message-IDs and threads read here stay true until
+        # this transaction commits.  Without it two nodes storing posts of one new thread at
+        # once both record its Message-IDs and one fails (451, retried by its MTA).  NO KEY
+        # UPDATE leaves inserts that refer to the list free; SQLite has one writer anyway.
+        conn.execute(select(s.mailing_lists.c.id).where(s.mailing_lists.c.id == list_id)
+                     .with_for_update(key_share=True))
         known = self.known_digests(list_id, [i.digest for i in batch], conn)
         for item in batch:
             if item.digest in known or item.digest in seen:
@@ -262,7 +269,11 @@ class Store:
         missing = [t for t in ids if t not in states]
         if not missing:
             return
-        for row in conn.execute(select(s.threads).where(s.threads.c.id.in_(missing))):
+        # Locked until the batch commits: another writer (another node, an import beside the
+        # server) adding to the same thread waits, then reads the count this one wrote, instead
+        # of writing back its own stale count (PostgreSQL; SQLite has one writer anyway).
+        for row in conn.execute(select(s.threads).where(s.threads.c.id.in_(missing))
+                                .order_by(s.threads.c.id).with_for_update()):
             states[row.id] = _ThreadState(row.id, row.subject, row.root_message_id,
                                           row.started_at, row.last_at, row.message_count)
 
