@@ -48,7 +48,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_tz
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, select
 from sqlalchemy.engine import Connection
 
 from moot import republication
@@ -67,7 +67,7 @@ from moot.core.unmarked import MIN_RUN as UNMARKED_RUN
 from moot.core.unmarked import mostly_copied, shared_runs
 from moot.pipermail import PipermailResolver
 from moot.reading import parent_ids
-from moot.storage import links
+from moot.storage import links, site
 from moot.storage import schema as s
 
 log = logging.getLogger("moot.linking")
@@ -529,17 +529,11 @@ _THROUGH = "linked-through"
 
 
 def _through(conn: Connection) -> int:
-    value = conn.execute(select(s.site.c.value).where(s.site.c.name == _THROUGH)).scalar()
-    return int(bytes(value).decode("ascii")) if value is not None else 0
+    return site.mark(conn, _THROUGH)
 
 
 def _set_through(conn: Connection, message_pk: int) -> None:
-    value = str(message_pk).encode("ascii")
-    if conn.execute(update(s.site).where(s.site.c.name == _THROUGH)
-                    .values(value=value)).rowcount == 0:
-        from sqlalchemy import insert
-
-        conn.execute(insert(s.site), {"name": _THROUGH, "value": value})
+    site.set_mark(conn, _THROUGH, message_pk)
 
 
 _BOILERPLATE = re.compile(r"mailing list|listinfo|mailman|unsubscribe|posting guide")

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 from datasketch import MinHash
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from moot.core.republication import MIN_WORDS, WITH_NOTE, Letter, letter, shingle_hashes
 from moot.storage import schema as s
+from moot.storage import site
 
 log = logging.getLogger("moot.republication")
 
@@ -151,15 +152,11 @@ def candidates(conn: Connection, pk: int, x: Sketch) -> list[int]:
 
 
 def _through(conn: Connection) -> int:
-    value = conn.execute(select(s.site.c.value).where(s.site.c.name == _MARK)).scalar()
-    return int(bytes(value).decode("ascii")) if value is not None else 0
+    return site.mark(conn, _MARK)
 
 
 def _set_through(conn: Connection, message_pk: int) -> None:
-    value = str(message_pk).encode("ascii")
-    if conn.execute(update(s.site).where(s.site.c.name == _MARK)
-                    .values(value=value)).rowcount == 0:
-        conn.execute(insert(s.site), {"name": _MARK, "value": value})
+    site.set_mark(conn, _MARK, message_pk)
 
 
 def catch_up(engine: Engine, *, through: int | None = None, batch: int = 500,

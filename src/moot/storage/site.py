@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -24,3 +24,17 @@ def secret(conn: Connection, name: str = "signing-key") -> bytes:
         return bytes(conn.execute(select(s.site.c.value).where(s.site.c.name == name))
                      .scalar_one())
     return value
+
+
+def mark(conn: Connection, name: str) -> int:
+    """How far an incremental step got (a message number; 0 before it ever ran)."""
+    value = conn.execute(select(s.site.c.value).where(s.site.c.name == name)).scalar()
+    return int(bytes(value).decode("ascii")) if value is not None else 0
+
+
+def set_mark(conn: Connection, name: str, message_pk: int) -> None:
+    """Records how far an incremental step got."""
+    value = str(message_pk).encode("ascii")
+    if conn.execute(update(s.site).where(s.site.c.name == name)
+                    .values(value=value)).rowcount == 0:
+        conn.execute(insert(s.site), {"name": name, "value": value})
