@@ -43,14 +43,18 @@ def replace(conn: Connection, list_id: int, source_pk: int, found: Sequence[Link
              "detail": json.dumps(x.detail or {}, ensure_ascii=False)} for x in found])
 
 
-def _described(conn: Connection, pks: set[int]) -> dict[int, dict[str, Any]]:
-    """Message-ID, list, subject, sender and date of the messages named by id."""
+def _described(conn: Connection, pks: set[int], readable: set[int] | None = None
+               ) -> dict[int, dict[str, Any]]:
+    """Message-ID, list, subject, sender and date of the messages named by id (only those on
+    the ``readable`` lists, when given)."""
     if not pks:
         return {}
     m, lst = s.messages.c, s.mailing_lists.c
     q = (select(m.id, m.message_id, m.subject, m.from_name, m.date_utc, m.removed_kind,
                 lst.address).join(s.mailing_lists, lst.id == m.list_id)
          .where(m.id.in_(sorted(pks))))
+    if readable is not None:
+        q = q.where(m.list_id.in_(sorted(readable)))
     return {r.id: {"message_id": r.message_id, "list": r.address,
                    "subject": "(removed)" if r.removed_kind == "deleted" else r.subject,
                    "from": r.from_name,
@@ -65,12 +69,12 @@ def outgoing(conn: Connection, source_pk: int, readable: set[int]) -> list[dict[
                              .order_by(s.links.c.id)))
     wanted = {r.target_pk for r in rows if r.target_pk} | {
         int(c) for r in rows for c in r.candidates.split(",") if c}
-    about = _described(conn, wanted)
+    about = _described(conn, wanted, readable)
     out = []
     for r in rows:
+        if r.target_pk and r.target_pk not in about:
+            continue  # on a list the reader may not read
         target = about.get(r.target_pk) if r.target_pk else None
-        if target is not None and _list_pk(conn, r.target_pk) not in readable:
-            continue
         out.append({"kind": r.kind, "status": r.status,
                     "target": target["message_id"] if target else None,
                     "target_detail": target,
@@ -92,13 +96,6 @@ def incoming(conn: Connection, target_pk: int, readable: set[int]) -> list[dict[
             for r in rows if r.source_pk in about]
 
 
-def _list_pk(conn: Connection, message_pk: int | None) -> int | None:
-    if message_pk is None:
-        return None
-    return conn.execute(select(s.messages.c.list_id).where(s.messages.c.id == message_pk)
-                        ).scalar()
-
-
 def appearances(conn: Connection, pk: int, readable: set[int]) -> list[dict[str, Any]]:
     """Every appearance of the letter that message ``pk`` is (the original and each copy the
     linker tied to it), oldest first, each described with ``first`` (the original) and ``here``
@@ -112,9 +109,7 @@ def appearances(conn: Connection, pk: int, readable: set[int]) -> list[dict[str,
     if not copies:
         return []
     wanted = copies | {original}
-    lists = dict(conn.execute(select(s.messages.c.id, s.messages.c.list_id)
-                              .where(s.messages.c.id.in_(sorted(wanted)))).all())
-    about = _described(conn, {p for p in wanted if lists.get(p) in readable})
+    about = _described(conn, wanted, readable)
     out = [dict(about[p], first=p == original, here=p == pk) for p in wanted if p in about]
     return sorted(out, key=lambda d: (not d["first"], d["date"] or ""))
 
@@ -132,9 +127,7 @@ def summaries(conn: Connection, pks: Sequence[int], readable: set[int]
         lk.status == "found", (lk.source_pk.in_(sorted(wanted)))
         | (lk.target_pk.in_(sorted(wanted))))))
     other = {r.target_pk for r in rows} | {r.source_pk for r in rows}
-    lists = dict(conn.execute(select(s.messages.c.id, s.messages.c.list_id)
-                              .where(s.messages.c.id.in_(sorted(other)))).all())
-    about = _described(conn, {p for p in other if lists.get(p) in readable})
+    about = _described(conn, other, readable)
     out: dict[int, dict[str, list[dict[str, Any]]]] = {
         p: {"quotes": [], "refers": [], "quoted_by": [], "referred_by": [], "copies": []}
         for p in wanted}
