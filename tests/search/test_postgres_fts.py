@@ -22,6 +22,7 @@ from moot.search.doc import IndexDoc
 from moot.search.postgres_fts import (
     RANK_WEIGHTS,
     PostgresIndex,
+    _general,
     prepare,
     tokens,
     tsquery_text,
@@ -70,6 +71,28 @@ def test_positions_are_clamped_and_bounded() -> None:
     vec = tsvector_text("", "", "w " * 20_000 + "tail")
     assert "'tail':16383" in vec
     assert vec.count(",") < 256  # at most 256 positions for a lexeme
+
+
+_WORDS = st.lists(st.sampled_from(["a", "b", "Zebra", "ß", "東", "x_y", "it's", "w"]), max_size=40)
+
+
+@given(_WORDS, _WORDS, _WORDS, st.integers(0, 17_000), st.integers(0, 300))
+def test_the_fast_tsvector_is_the_general_one(subject: list[str], sender: list[str],
+                                              body: list[str], filler: int, many: int) -> None:
+    """The usual-case path of tsvector_text gives exactly what the general one gives, with
+    positions past PostgreSQL's limit and more than 256 positions for one word."""
+    subject_text = " ".join(subject + ["s"] * many)
+    body_text = " ".join(["f"] * filler + body)
+    vec = tsvector_text(subject_text, " ".join(sender), body_text)
+    positions: dict[str, list[int]] = {}
+    pos = 0
+    ends = []
+    for text_ in (subject_text, " ".join(sender), body_text):
+        for pos, tok in enumerate(tokens(text_), pos + 1):  # noqa: B020
+            positions.setdefault(tok, []).append(pos)
+        pos += 1
+        ends.append(pos)
+    assert vec == _general(positions, ends[0], ends[1])
 
 
 @given(st.text(max_size=60))

@@ -24,7 +24,7 @@ from moot.core.errors import NotMail
 from moot.core.message import ParsedMessage
 from moot.importer import worker
 from moot.importer.sources import RawItem, Reader, refuse_reason
-from moot.search.doc import IndexDoc
+from moot.search.doc import IndexDoc, sender_text
 from moot.storage import positions
 from moot.storage.store import BatchResult, Incoming, Store, sha256
 
@@ -130,13 +130,15 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
         while (job := to_store.get()) is not _DONE:
             items, future, read_bytes, placed = job  # type: ignore[misc]
             if items:
-                parsed, blobs = future.result()
+                parsed, blobs, vecs = future.result()
                 incoming = [Incoming(i.raw, p, d, i.mbox_from,
                                      i.envelope_date if p.date_utc is None else None, blob)
                             for (i, d), p, blob in zip(items, parsed, blobs, strict=True)]
                 result = store.add_messages(list_id, incoming)
                 if search is not None and result.stored:
-                    search.index.add(index_docs(list_id, result))
+                    vector_of = None if vecs is None else dict(
+                        zip((id(p) for p in parsed), vecs, strict=True))
+                    search.index.add(index_docs(list_id, result, vector_of))
                     indexed.update(result.stored)
                     if len(indexed) >= next_commit[0]:
                         # A long import: make what it stored so far searchable.  The mark
@@ -154,6 +156,7 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
                 progress(summary, read_bytes)
 
     pool = _parser_pool() if total_size >= POOL_THRESHOLD else None
+    vectors = search is not None and getattr(search.index, "vectors_in_parser", False)
     reader_thread = _Stage(read, raw_batches)
     writer_thread = _Stage(write, None)
     reader_thread.start()
@@ -167,12 +170,13 @@ def _import(store: Store, list_id: int, paths: Iterable[Path], fmt: str,
                 summary.add(part)
             raws = [i.raw for i, _ in fresh]
             pipermail = batch_format == "pipermail"
-            future: Future[tuple[list[ParsedMessage], list[bytes]]]
+            future: Future[tuple[list[ParsedMessage], list[bytes], list[str] | None]]
             if pool is not None and fresh:
-                future = pool.submit(worker.prepare, raws, pipermail)
+                future = pool.submit(worker.prepare, raws, pipermail, vectors)
             else:
                 future = Future()
-                future.set_result(worker.prepare(raws, pipermail) if fresh else ([], []))
+                future.set_result(worker.prepare(raws, pipermail, vectors) if fresh
+                                  else ([], [], None))
             if not _put(to_store, (fresh, future, read_bytes, placed), writer_thread):
                 break
     finally:
@@ -270,11 +274,14 @@ def _fresh(store: Store, list_id: int, batch: list[RawItem], summary: ImportSumm
 _EPOCH = datetime(1970, 1, 1)
 
 
-def index_docs(list_id: int, result: BatchResult) -> list[IndexDoc]:
-    """What the search index is given for a stored batch."""
+def index_docs(list_id: int, result: BatchResult,
+               vector_of: dict[int, str] | None = None) -> list[IndexDoc]:
+    """What the search index is given for a stored batch (``vector_of``: tsvector texts the
+    parser process made, by ``id()`` of each parsed message)."""
     docs = []
     for pk, tid, item in zip(result.stored, result.threads, result.items, strict=True):
         p = item.parsed
         docs.append(IndexDoc(pk, list_id, tid, p.date_utc or item.envelope_date or _EPOCH,
-                             p.subject, f"{p.from_name} {p.from_addr}", p.body_text))
+                             p.subject, sender_text(p.from_name, p.from_addr), p.body_text,
+                             None if vector_of is None else vector_of.get(id(p))))
     return docs

@@ -11,8 +11,20 @@ from __future__ import annotations
 
 from moot.core.message import ParsedMessage
 from moot.core.parse import parse_many
+from moot.search.doc import sender_text
 from moot.storage.codec import compress_many
 
 
-def prepare(raws: list[bytes], pipermail: bool) -> tuple[list[ParsedMessage], list[bytes]]:
-    return parse_many(raws, pipermail=pipermail), compress_many(raws)
+def prepare(raws: list[bytes], pipermail: bool, vectors: bool = False
+            ) -> tuple[list[ParsedMessage], list[bytes], list[str] | None]:
+    """Fields, compressed bytes and, with ``vectors``, each message's tsvector text for the
+    PostgreSQL search engine (building it is most of that engine's indexing work, and this
+    process has a core of its own)."""
+    parsed = parse_many(raws, pipermail=pipermail)
+    vecs = None
+    if vectors:
+        from moot.search.postgres_fts import tsvector_text
+
+        vecs = [tsvector_text(p.subject, sender_text(p.from_name, p.from_addr), p.body_text)
+                for p in parsed]
+    return parsed, compress_many(raws), vecs

@@ -98,7 +98,9 @@ def tokens(text: str) -> list[str]:
     ['xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx']
     """
     folded = fold(unicodedata.normalize("NFC", text))
-    return [t for t in _TOKEN.findall(folded) if len(t.encode()) < MAX_TOKEN_BYTES]
+    # (a word of under 10 characters is under 40 bytes in any script: no need to encode it)
+    return [t for t in _TOKEN.findall(folded)
+            if len(t) < 10 or len(t.encode()) < MAX_TOKEN_BYTES]
 
 
 def prepare(text: str) -> str:
@@ -137,6 +139,36 @@ def tsvector_text(subject: str, sender: str, body: str) -> str:
         pos += 1  # the gap between fields
         ends.append(pos)
     subject_end, sender_end = ends[0], ends[1]
+    # Each word costs at most 4 bytes a character and 5 bytes of overhead and position, so a
+    # text this short cannot pass PostgreSQL's 1 MB: no need to weigh each lexeme.
+    if sender_end >= MAX_POSITION or len(subject) + len(sender) + len(body) > 100_000:
+        return _general(positions, subject_end, sender_end)
+    # The usual case, written for speed (this runs for every message imported).  A token is
+    # letters and digits only, so its quoted form needs no escaping.  The subject's and
+    # sender's positions come first in each list and carry a weight; body positions past
+    # PostgreSQL's limit all become that limit, once.
+    cap = MAX_POSITIONS_PER_LEXEME
+    out = []
+    for lexeme, where in positions.items():
+        if where[0] < sender_end:
+            head = [f"{p}A" if p < subject_end else f"{p}B" for p in where if p < sender_end]
+            where = where[len(head):]
+        else:
+            head = []
+        if where and where[-1] >= MAX_POSITION:
+            where = [p for p in where if p < MAX_POSITION] + [MAX_POSITION]
+        if len(head) + len(where) > cap:
+            head = head[:cap]
+            where = where[: cap - len(head)]
+        marks = ",".join(head + list(map(str, where))) if head else ",".join(map(str, where))
+        out.append(f"'{lexeme}':{marks}")
+    out.sort()
+    return " ".join(out)
+
+
+def _general(positions: dict[str, list[int]], subject_end: int, sender_end: int) -> str:
+    """tsvector_text for any message, however long: the rarest words are dropped first when
+    the whole would pass PostgreSQL's 1 MB."""
     out = []
     size = 0
     for lexeme, where in sorted(positions.items(), key=lambda kv: -len(kv[1])):
@@ -209,6 +241,9 @@ def _day(d: date) -> datetime:
 class PostgresIndex:
     """A full-text index kept in the moot database itself (PostgreSQL only)."""
 
+    # An import builds each message's tsvector text in its parser process (IndexDoc.vector).
+    vectors_in_parser = True
+
     def __init__(self, engine: Engine) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("PostgresIndex needs a PostgreSQL database")
@@ -237,7 +272,8 @@ class PostgresIndex:
         """Index ``docs`` (or index them again) and commit: they are searchable at once."""
         rows = [{"pk": d.pk, "list_id": d.list_id, "thread_id": d.thread_id,
                  "date": d.date.replace(tzinfo=None),
-                 "tsv": tsvector_text(d.subject, d.sender, d.body)} for d in docs]
+                 "tsv": d.vector if d.vector is not None
+                 else tsvector_text(d.subject, d.sender, d.body)} for d in docs]
         if not rows:
             return
         stmt = pg_insert(docs_t).values(

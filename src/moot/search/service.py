@@ -19,7 +19,7 @@ from prometheus_client import Histogram
 from moot.core.query import Phrase, Query, parse_query, words
 from moot.core.snippet import make_snippet
 from moot.ports import SearchIndex
-from moot.search.doc import IndexDoc
+from moot.search.doc import IndexDoc, sender_text
 from moot.storage.archive import IndexFeed
 
 
@@ -207,4 +207,4 @@ def _highlight_words(query: Query) -> list[str]:
 
 def _doc(r: Any) -> IndexDoc:
     return IndexDoc(r.id, r.list_id, r.thread_id, r.sort_date, r.subject,
-                    f"{r.from_name} {r.from_addr}", r.body_text)
+                    sender_text(r.from_name, r.from_addr), r.body_text)
