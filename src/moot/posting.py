@@ -37,6 +37,7 @@ from moot.authz import Viewer, may_read_archive
 from moot.core.errors import MootError
 from moot.core.identity import Identity
 from moot.core.mailinglist import ListConfig
+from moot.storage.db import writing
 from moot.storage.store import now_utc
 
 MAX_BODY = 100_000  # bytes of text (UTF-8)
@@ -234,8 +235,9 @@ def submit(moot: Moot, viewer: Viewer, config: ListConfig, *, sender: str, subje
     if target is None or target.kind != "post":
         raise PostError(f"There is no list {config.address} here any more.")
     spam = spam_check(moot.settings.spamc, raw)  # the filter runs on web posts too
-    with moot.engine.begin() as conn:
-        outcome = moot.inbound.handle(conn, Job(sender, target, raw, WEB_IDENTITY, spam))
+    inbound = moot.inbound  # built before the write lock is taken: it may write a secret
+    with writing(moot.engine) as conn:
+        outcome = inbound.handle(conn, Job(sender, target, raw, WEB_IDENTITY, spam))
     for callback in moot.inbound.after_commit:  # wake the delivery and the indexer (serve)
         callback()
     if outcome.message_pk is not None:

@@ -16,6 +16,7 @@ from moot.core.member import ROLES, Member
 from moot.storage import held as held_store
 from moot.storage import lists as list_store
 from moot.storage import members as member_store
+from moot.storage.db import writing
 from moot.storage.store import now_utc
 
 EX_TEMPFAIL = 75  # sysexits.h: the mail server keeps the message and tries again
@@ -214,8 +215,9 @@ def inject(
     # Asked before the transaction: DNS and a spam filter can take seconds.
     identity, spam = moot.check_post(raw) if target.kind == "post" else (None, None)
     try:
-        with moot.engine.begin() as conn:
-            outcome = moot.inbound.handle(conn, Job(sender, target, raw, identity, spam))
+        inbound = moot.inbound  # built before the write lock is taken: it may write a secret
+        with writing(moot.engine) as conn:
+            outcome = inbound.handle(conn, Job(sender, target, raw, identity, spam))
     except Exception as exc:  # noqa: BLE001 - a pipe's mail server must retry, not bounce
         err.print(f"error: could not handle the message now ({type(exc).__name__}: {exc}); "
                   "it was not kept, the mail server should try again", markup=False)

@@ -50,6 +50,7 @@ from moot.storage import audit, digests, held, outbox, senders
 from moot.storage import members as m
 from moot.storage import schema as s
 from moot.storage.codec import CODEC, compress_many
+from moot.storage.db import writing
 from moot.storage.lists import get_config
 from moot.storage.store import Incoming, Store, now_utc, sha256
 from moot.storage.templates import text as own_text
@@ -550,7 +551,7 @@ class InboundQueue:
 
     def _process(self, batch: list[tuple[Job, Future[Outcome]]]) -> None:
         try:
-            with self.inbound.engine.begin() as conn:
+            with writing(self.inbound.engine) as conn:
                 outcomes = self.inbound.handle_many(conn, [job for job, _ in batch])
         except Exception as exc:  # noqa: BLE001 - retried one by one below
             if len(batch) == 1:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -68,6 +70,24 @@ def open_engine(url: str, *, durable: bool = False, pool_size: int | None = None
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args,
                          pool_size=5 if pool_size is None else pool_size,
                          max_overflow=10 if max_overflow is None else max_overflow)
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction for work that reads and then writes what it read (archiving a post: the
+    thread's count, the Message-IDs known).
+
+    On SQLite it takes the database's write lock at its start (``BEGIN IMMEDIATE``): pysqlite
+    otherwise begins a transaction only at the first write, so the reads before it could see
+    a state another process (``moot import``, a pipe delivery beside ``moot serve``) changes
+    before this one writes, and a thread would be miscounted.  Other writers wait for the lock
+    (busy_timeout); readers never do (WAL).  On PostgreSQL a plain transaction: the archive
+    locks the rows it updates.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
 
 
 # The newest migration's revision.  Checking it needs one query, not Alembic: every command

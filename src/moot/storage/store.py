@@ -29,6 +29,7 @@ from moot.core.references import hyperkitty_id
 from moot.core.threads import connect
 from moot.storage import schema as s
 from moot.storage.codec import CODEC, compress_many
+from moot.storage.db import writing
 
 _SUBJECT_WINDOW = timedelta(days=60)
 _CHUNK = 500  # rows per IN (...) lookup, well under every database's parameter limit
@@ -125,7 +126,7 @@ class Store:
         With ``conn``, the work joins the caller's transaction (the posting pipeline archives a
         post and queues its delivery together)."""
         if conn is None:
-            with self.engine.begin() as own:
+            with writing(self.engine) as own:
                 return self._add_messages(list_id, batch, own)
         return self._add_messages(list_id, batch, conn)
 
