@@ -280,3 +280,38 @@ def test_a_page_beyond_the_end_still_has_the_total(index: PostgresIndex) -> None
     index.add([doc(i, body="gannet") for i in range(1, 4)])
     assert index.search(q("gannet"), list_ids=None, limit=2, offset=10) == (3, [])
     assert index.search(q("gannet"), list_ids=[], limit=2) == (0, [])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("walk", [False, True], ids=["bitmap", "walk"])
+def test_only_the_newest_matches_are_ranked_but_all_are_counted(
+        index: PostgresIndex, monkeypatch: pytest.MonkeyPatch, walk: bool) -> None:
+    """A common word is ranked among its newest matches (RANK_AT_MOST); the count stays exact,
+    newest-first pages reach every match, and phrases (checked on each tsvector) agree."""
+    import moot.search.postgres_fts as fts
+
+    monkeypatch.setattr(fts, "RANK_AT_MOST", 3)
+    if walk:  # the share that makes a search walk the list newest first
+        monkeypatch.setattr(fts, "WALK_SHARE", 0.0)
+        with index.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE search_docs")
+    # pk 1 is the oldest and the best match by far (the word in its subject, twice)
+    index.add([doc(1, subject="mixer mixer", body="mixer",
+                   when=datetime(2020, 1, 1))]
+              + [doc(k, body=f"a long body about the mixer and other things {k}",
+                     when=datetime(2021, 1, k)) for k in range(2, 6)])
+    index.commit(5)
+    total, hits = index.search(q("mixer"), list_ids=[1], limit=3)
+    assert total == 5
+    assert sorted(pk for pk, _, _ in hits) == [3, 4, 5]  # the newest three, ranked
+    total, hits = index.search(q("mixer"), list_ids=[1], limit=2, offset=3, newest_first=True)
+    assert (total, [pk for pk, _, _ in hits]) == (5, [2, 1])
+    # a page past the ranked ones widens the reach to it
+    total, hits = index.search(q("mixer"), list_ids=[1], limit=2, offset=4)
+    assert total == 5 and len(hits) == 1
+    total, hits = index.search(q('"about the mixer"'), list_ids=[1], limit=3)
+    assert total == 4 and sorted(pk for pk, _, _ in hits) == [3, 4, 5]
+    total, hits = index.search(q("subject:mixer"), list_ids=[1], limit=10)
+    assert (total, [pk for pk, _, _ in hits]) == (1, [1])
+    assert index.search(q("nothinglikeit"), list_ids=[1], limit=10) == (0, [])
+    assert index.search(q("mixer"), list_ids=[1], limit=10, offset=7) == (5, [])

@@ -21,6 +21,23 @@ normalised by the log of the document length (flag 1).  The ratios are those mea
 docs/search.md; they are wider than tantivy's 3 : 2 : 1 boosts because ts_rank_cd has no
 per-field length normalisation, which is what lifts BM25's short subject field.
 
+Reading a tsvector is what costs (each is stored out of line, compressed): ranking every
+match of a common word took over a second at 100,000 messages and would take ten at a million.
+So a search is two queries, both planned here rather than left to PostgreSQL's planner, which
+counts a tsvector match as nearly free and would read every tsvector of a list to find a rare
+word newest first:
+
+1. the count, exact, from the GIN index's bitmap and the table's small rows (no tsvector is
+   read, except to check phrases and ``subject:``/``from:`` weights, which the index cannot);
+2. the page: at most :data:`RANK_AT_MOST` matches are ranked, the newest of them.  They are
+   found through the GIN bitmap, or, when the query matches a large share of one list
+   (:data:`WALK_SHARE`: a very common word), by walking that list's messages newest first and
+   testing each, which reaches the newest matches after reading a few more tsvectors than it
+   keeps.
+
+A query that matches more than :data:`RANK_AT_MOST` messages is ranked among its newest
+matches; sorting by date reaches every match.
+
 How far indexing got: ``search_state`` (one row per engine) holds the highest message key
 whose indexing was committed.  Every :meth:`PostgresIndex.add` is its own transaction and an
 idempotent upsert, so an interrupted import leaves the mark behind the index, never ahead of
@@ -70,6 +87,10 @@ MAX_POSITION = 16383  # PostgreSQL clamps positions to this
 MAX_POSITIONS_PER_LEXEME = 256  # and keeps at most this many per lexeme
 # A tsvector's lexemes and positions must stay under 1 MB: the rarest words beyond are dropped.
 MAX_TSVECTOR_BYTES = 1_000_000
+# The most matches ranked for one query (the newest ones): ranking reads each one's tsvector.
+RANK_AT_MOST = 2_000
+# From this share of the messages matching, one list is walked newest first (see above).
+WALK_SHARE = 0.25
 
 _CJK = ("\u1100-\u11ff\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3038-\u303b\u3041-\u309f"
         "\u30a0-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f"
@@ -238,6 +259,33 @@ def _day(d: date) -> datetime:
     return datetime.combine(d, time(0, 0))
 
 
+def _plan(conn: Any, *, bitmap: bool) -> None:
+    """Find matches through the GIN index's bitmap, or (``bitmap=False``) by walking a list's
+    messages newest first (the ``(list_id, date)`` index), for this transaction only."""
+    for name, on in (("seqscan", False), ("bitmapscan", bitmap), ("indexscan", not bitmap)):
+        conn.exec_driver_sql(f"SET LOCAL enable_{name} = {'on' if on else 'off'}")
+
+
+def _rechecked(tsquery: str) -> bool:
+    """Whether PostgreSQL must read each candidate's tsvector to check this query (phrases,
+    ``subject:``/``from:`` weights), which the GIN index alone cannot decide.  Lexemes are
+    letters and digits only, so these marks are always syntax.
+
+    >>> _rechecked("'a' & !'b'"), _rechecked("('a' <-> 'b')"), _rechecked("'a':*B")
+    (False, True, True)
+    """
+    return "<->" in tsquery or ":A" in tsquery or ":B" in tsquery or "*A" in tsquery \
+        or "*B" in tsquery
+
+
+def _table_rows(conn: Any) -> float:
+    """The planner's estimate of the messages indexed (no scan); infinite before the table was
+    first analysed, so that a walk is never chosen on no evidence."""
+    rows = conn.exec_driver_sql(
+        "SELECT reltuples FROM pg_class WHERE oid = 'search_docs'::regclass").scalar()
+    return float(rows) if rows is not None and rows >= 0 else float("inf")
+
+
 class PostgresIndex:
     """A full-text index kept in the moot database itself (PostgreSQL only)."""
 
@@ -331,25 +379,47 @@ class PostgresIndex:
         if query.before:
             conds.append(d.date < _day(query.before))
         where = and_(true(), *conds)
-        if positive is None or newest_first:
-            score: Any = literal(0.0)
-            order = [d.date.desc(), d.message_pk.desc()]
-        else:
-            score = func.ts_rank_cd(
-                cast(bindparam("w", RANK_WEIGHTS, type_=ARRAY(REAL)), ARRAY(REAL)), d.tsv,
-                cast(bindparam("p", positive, type_=Text), TSQUERY), RANK_NORMALIZATION)
-            order = [score.desc(), d.date.desc(), d.message_pk.desc()]
-        page = (select(d.message_pk, d.thread_id, score.label("score"),
-                       func.count().over().label("total"))
-                .where(where).order_by(*order).limit(limit).offset(offset))
+        ranked = positive is not None and not newest_first
+        reach = max(RANK_AT_MOST, offset + limit) if ranked else offset + limit
+        order = [d.date.desc(), d.message_pk.desc()]
         with self.engine.connect() as conn:
-            rows = conn.execute(page).all()
-            if rows:
-                total = int(rows[0].total)
-            elif offset:
+            # Plans are chosen per transaction (SET LOCAL): safe behind PgBouncer.
+            _plan(conn, bitmap=True)
+            if whole is not None and _rechecked(whole):
+                # Phrases and weights are checked on each candidate's tsvector: read them once,
+                # counting and numbering the matches newest first in the same pass.
+                newest = (select(d.message_pk, d.thread_id, d.date, d.tsv,
+                                 func.count().over().label("total"),
+                                 func.row_number().over(order_by=order).label("n"))
+                          .where(where).subquery("matches"))
+                total = None
+            else:
                 total = int(conn.execute(select(func.count()).select_from(docs_t)
                                          .where(where)).scalar_one())
+                if total <= offset:
+                    return total, []
+                if list_ids is not None and len(list_ids) == 1 and \
+                        total >= WALK_SHARE * _table_rows(conn):
+                    _plan(conn, bitmap=False)
+                newest = (select(d.message_pk, d.thread_id, d.date, d.tsv,
+                                 literal(total).label("total"), literal(1).label("n"))
+                          .where(where).order_by(*order).limit(reach).subquery("matches"))
+            n = newest.c
+            if ranked:
+                score: Any = func.ts_rank_cd(
+                    cast(bindparam("w", RANK_WEIGHTS, type_=ARRAY(REAL)), ARRAY(REAL)), n.tsv,
+                    cast(bindparam("p", positive, type_=Text), TSQUERY), RANK_NORMALIZATION)
+                page_order = [score.desc(), n.date.desc(), n.message_pk.desc()]
             else:
-                total = 0
+                score = literal(0.0)
+                page_order = [n.date.desc(), n.message_pk.desc()]
+            # The newest ``reach`` matches: their tsvectors are read only to rank them.
+            page = (select(n.message_pk, n.thread_id, score.label("score"), n.total)
+                    .where(n.n <= reach).order_by(*page_order).limit(limit).offset(offset))
+            rows = conn.execute(page).all()
+            if total is None:
+                total = int(rows[0].total) if rows else (
+                    int(conn.execute(select(func.count()).select_from(docs_t)
+                                     .where(where)).scalar_one()) if offset else 0)
         return total, [(int(r.message_pk), int(r.thread_id), float(r.score)) for r in rows]
 
