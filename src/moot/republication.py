@@ -19,6 +19,7 @@ show each copy only to readers of its list.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -26,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
@@ -42,7 +42,6 @@ BANDS = PERMUTATIONS // BAND_ROWS
 MIN_SHARED_BANDS = 2  # one shared band happens to letters sharing a signature line
 MAX_CANDIDATES = 8  # compared on their words, most alike first
 CROWDED = 100  # messages in one band beyond which it is boilerplate
-_TEMPLATE = MinHash(num_perm=PERMUTATIONS, seed=1, hashfunc=int)
 _MARK = "sketched-through"
 _MASK = (1 << 63) - 1
 
@@ -77,13 +76,23 @@ def sketch_from(x: Letter) -> Sketch | None:
     # A letter passed on inside quote marks is sketched with the words around it, so that
     # the original is found from the copy.
     hashes = set(x.shingles) | set(shingle_hashes(x.passed_on))
-    m = MinHash(num_perm=PERMUTATIONS, hashfunc=int, permutations=_TEMPLATE.permutations,
+    from datasketch import MinHash  # here: importing it pulls in scipy (1.5 s per process)
+
+    m = MinHash(num_perm=PERMUTATIONS, hashfunc=int, permutations=_permutations(),
                 scheme="affine32")
     m.update_batch(hashes)
     sig = m.hashvalues.astype(np.uint32)
     keys = tuple(((band * 0x9E3779B97F4A7C15) ^ (int(sig[band * 2]) << 32)
                   ^ int(sig[band * 2 + 1])) & _MASK for band in range(BANDS))
     return Sketch(sig, keys, len(hashes))
+
+
+@functools.cache
+def _permutations() -> Any:
+    """The MinHash permutations every sketch shares (seed 1)."""
+    from datasketch import MinHash
+
+    return MinHash(num_perm=PERMUTATIONS, seed=1, hashfunc=int).permutations
 
 
 def estimated_containment(a: Sketch, signature: np.ndarray, shingles: int) -> float:
