@@ -55,7 +55,7 @@ from moot.storage import schema as s
 from moot.storage.store import now_utc
 from moot.web.archive import msgid_url
 from tests.conftest import SHARED_DATA
-from tests.helpers import make_message
+from tests.helpers import make_message, run_cli
 from tests.inbound.test_end_to_end import Sink
 from tests.web.test_serve import free_port, get, wait_until_up
 
@@ -218,8 +218,7 @@ def _approve_all(moot: Moot, hold_ids: list[int]) -> dict[int, str]:
 
 
 def _cli(data: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "moot.cli.main", "--data", str(data), *args],
-                          capture_output=True, env=dict(os.environ), timeout=60)
+    return run_cli(data, *args)
 
 
 @contextmanager

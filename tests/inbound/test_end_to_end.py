@@ -11,7 +11,6 @@ import re
 import smtplib
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -24,7 +23,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from moot.app import Moot
-from tests.helpers import make_message
+from tests.helpers import make_message, run_cli
 from tests.web.test_serve import free_port, get, running, wait_until_up
 
 LIST = "dev@example.org"
@@ -88,9 +87,8 @@ class Server:
             return refused
 
     def cli(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([sys.executable, "-m", "moot.cli.main", "--data", str(self.data),
-                               *args], input=stdin, capture_output=True, env=dict(os.environ),
-                              timeout=60)
+        """A ``moot`` command beside the running server (run in this process)."""
+        return run_cli(self.data, *args, stdin=stdin)
 
 
 @pytest.fixture

@@ -133,7 +133,7 @@ def run_every_operation(schema: Any, headers: dict[str, str]) -> None:
     assert not failures, "\n\n".join(failures)
 
 
-FEW = settings(max_examples=15, derandomize=True, deadline=None, database=None,
+FEW = settings(max_examples=10, derandomize=True, deadline=None, database=None,
                suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
 
 
