@@ -1,5 +1,6 @@
-"""moot: ``moot init``, then ``moot import LIST MBOX`` (which stores, threads, links and
-indexes as it goes), timed as one child process; searched in process (search_moot.py)."""
+"""moot: ``moot init``, then ``moot import LIST MBOX`` (which stores, threads and indexes as it
+goes; linking quotes and references is left to ``moot serve``), timed as one child process;
+searched in process (search_moot.py)."""
 
 from __future__ import annotations
 
@@ -50,14 +51,14 @@ class Moot:
             doc = json.loads(r.stdout)
         except ValueError as exc:
             raise NotRun(f"moot import printed no JSON: {r.stdout[-500:]}") from exc
-        # moot's own figure covers storing and indexing; the rest of the wall time is start-up
-        # and linking (quotes, references, republications), which the import also does
+        # moot's own figure covers storing and indexing; the rest of the wall time is the
+        # process's start-up and the final index commit
         inner = float(doc.get("seconds", 0))
         return combine({"moot import": r}, doc["imported"],
                        [f"{doc.get('duplicates', 0)} duplicates, "
                         f"{doc.get('rejected', 0)} rejected",
                         f"of the wall time, {inner:.1f} s storing and indexing (moot's own "
-                        f"count), {r.wall - inner:.1f} s start-up and linking"])
+                        f"count), {r.wall - inner:.1f} s start-up"])
 
     def size(self) -> int:
         return du(self.data)
