@@ -382,6 +382,7 @@ class PostgresIndex:
         ranked = positive is not None and not newest_first
         reach = max(RANK_AT_MOST, offset + limit) if ranked else offset + limit
         order = [d.date.desc(), d.message_pk.desc()]
+        counting = select(func.count()).select_from(docs_t).where(where)
         with self.engine.connect() as conn:
             # Plans are chosen per transaction (SET LOCAL): safe behind PgBouncer.
             _plan(conn, bitmap=True)
@@ -394,8 +395,7 @@ class PostgresIndex:
                           .where(where).subquery("matches"))
                 total = None
             else:
-                total = int(conn.execute(select(func.count()).select_from(docs_t)
-                                         .where(where)).scalar_one())
+                total = int(conn.execute(counting).scalar_one())
                 if total <= offset:
                     return total, []
                 if list_ids is not None and len(list_ids) == 1 and \
@@ -419,7 +419,6 @@ class PostgresIndex:
             rows = conn.execute(page).all()
             if total is None:
                 total = int(rows[0].total) if rows else (
-                    int(conn.execute(select(func.count()).select_from(docs_t)
-                                     .where(where)).scalar_one()) if offset else 0)
+                    int(conn.execute(counting).scalar_one()) if offset else 0)
         return total, [(int(r.message_pk), int(r.thread_id), float(r.score)) for r in rows]
 
