@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import django
+from timing import time_queries
 
 
 def main() -> None:
@@ -37,15 +38,7 @@ def main() -> None:
         mids = [r.object.message_id for r in results[:20] if r.object is not None]
         return (time.perf_counter() - started) * 1000, total, mids
 
-    for item in queries:
-        once(item["q"])
-    out = {item["id"]: {"id": item["id"], "ms": []} for item in queries}
-    for _ in range(int(rounds)):
-        for item in queries:
-            ms, total, mids = once(item["q"])
-            out[item["id"]]["ms"].append(ms)
-            out[item["id"]].update(total=total, mids=mids)
-    Path(ofile).write_text(json.dumps(list(out.values())))
+    time_queries(once, queries, int(rounds), ofile)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from timing import time_queries
+
 from moot.app import build
 from moot.config import load_settings
 
@@ -31,15 +33,7 @@ def main() -> None:
         mids = [h.message_id for h in res.hits]
         return (time.perf_counter() - started) * 1000, res.total, mids
 
-    for item in queries:
-        once(item["q"])
-    out = {item["id"]: {"id": item["id"], "ms": []} for item in queries}
-    for _ in range(int(rounds)):
-        for item in queries:
-            ms, total, mids = once(item["q"])
-            out[item["id"]]["ms"].append(ms)
-            out[item["id"]].update(total=total, mids=mids)
-    Path(ofile).write_text(json.dumps(list(out.values())))
+    time_queries(once, queries, int(rounds), ofile)
 
 
 if __name__ == "__main__":
